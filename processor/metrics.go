@@ -1,0 +1,154 @@
+package processor
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/clienting/clienting/scoring"
+)
+
+// Metrics are the processor's Prometheus metrics. Build them with
+// NewMetrics; every metric is listed in the package documentation.
+type Metrics struct {
+	Events             *prometheus.CounterVec
+	DecodeErrors       *prometheus.CounterVec
+	BatchDuration      prometheus.Histogram
+	BatchSize          prometheus.Histogram
+	EndToEnd           prometheus.Histogram
+	Lag                *prometheus.GaugeVec
+	RedisDuration      *prometheus.HistogramVec
+	RedisErrors        *prometheus.CounterVec
+	KafkaDuration      *prometheus.HistogramVec
+	KafkaErrors        *prometheus.CounterVec
+	Transitions        *prometheus.CounterVec
+	Recoveries         *prometheus.CounterVec
+	SweepCustomers     prometheus.Counter
+	SweepDuration      prometheus.Histogram
+	SweepBacklog       *prometheus.GaugeVec
+	AssignedPartitions prometheus.Gauge
+	Rebalances         prometheus.Counter
+	Segments           *prometheus.GaugeVec
+	ChurnRisk          *prometheus.GaugeVec
+}
+
+// setSegments publishes the customers per segment; churn-risk levels go to
+// their own gauge.
+func (m *Metrics) setSegments(segs map[string]map[string]int64) {
+	m.Segments.Reset()
+	m.ChurnRisk.Reset()
+	for name, counts := range segs {
+		for seg, n := range counts {
+			if name == scoring.ChurnKey {
+				m.ChurnRisk.WithLabelValues(seg).Set(float64(n))
+				continue
+			}
+			m.Segments.WithLabelValues(name, seg).Set(float64(n))
+		}
+	}
+}
+
+const namespace = "clienting"
+
+// latencyBuckets spans 100 µs to about 30 s.
+var latencyBuckets = prometheus.ExponentialBuckets(0.0001, 2.5, 15)
+
+// NewMetrics creates the processor's metrics and registers them with reg
+// (nil: not registered, for tests).
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_total",
+			Help: "Input events by type and outcome (applied, redelivery, duplicate, dead_lettered).",
+		}, []string{"type", "outcome"}),
+		DecodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "decode_errors_total",
+			Help: "Input messages rejected by the decoder, by reason; each went to the dead-letter topic.",
+		}, []string{"reason"}),
+		BatchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "batch_duration_seconds",
+			Help:    "Time to process one batch: decode, apply, score, publish, record and commit.",
+			Buckets: latencyBuckets,
+		}),
+		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "batch_messages",
+			Help:    "Messages per processed batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
+		}),
+		EndToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "end_to_end_latency_seconds",
+			Help:    "From the input message's Kafka timestamp to the acknowledged publish of the transitions it caused.",
+			Buckets: latencyBuckets,
+		}),
+		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "consumer_lag_messages",
+			Help: "Messages between the partition's high watermark and the next offset to process, per assigned partition.",
+		}, []string{"topic", "partition"}),
+		RedisDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "redis_duration_seconds",
+			Help:    "Duration of Redis round trips by operation.",
+			Buckets: latencyBuckets,
+		}, []string{"op"}),
+		RedisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "redis_errors_total",
+			Help: "Failed Redis round trips by operation; each is retried with backoff.",
+		}, []string{"op"}),
+		KafkaDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "kafka_duration_seconds",
+			Help:    "Duration of Kafka calls by operation (fetch, produce, commit).",
+			Buckets: latencyBuckets,
+		}, []string{"op"}),
+		KafkaErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "kafka_errors_total",
+			Help: "Failed Kafka calls by operation; each is retried with backoff.",
+		}, []string{"op"}),
+		Transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "transitions_total",
+			Help: "Published transitions by segmentation (churn for churn-risk levels), from and to.",
+		}, []string{"segmentation", "from", "to"}),
+		Recoveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "recovery_events_total",
+			Help: "Published complaint-recovery events by priority.",
+		}, []string{"priority"}),
+		SweepCustomers: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "sweep_customers_total",
+			Help: "Customers re-evaluated by the time-driven sweep.",
+		}),
+		SweepDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "sweep_duration_seconds",
+			Help:    "Duration of one sweep tick of one partition.",
+			Buckets: latencyBuckets,
+		}),
+		SweepBacklog: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "sweep_backlog_customers",
+			Help: "Customers past their due time and not yet re-evaluated, per assigned partition.",
+		}, []string{"topic", "partition"}),
+		AssignedPartitions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "assigned_partitions",
+			Help: "Input partitions assigned to this instance.",
+		}),
+		Rebalances: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "rebalances_total",
+			Help: "Consumer-group generations this instance joined.",
+		}),
+		Segments: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "segment_customers",
+			Help: "Customers per segment of each segmentation, all partitions (every instance reports the global figure).",
+		}, []string{"segmentation", "segment"}),
+		ChurnRisk: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "churn_risk_customers",
+			Help: "Customers per churn-risk level, all partitions (every instance reports the global figure).",
+		}, []string{"level"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.Events, m.DecodeErrors, m.BatchDuration, m.BatchSize,
+		m.EndToEnd, m.Lag, m.RedisDuration, m.RedisErrors, m.KafkaDuration, m.KafkaErrors, m.Transitions,
+		m.Recoveries, m.SweepCustomers, m.SweepDuration, m.SweepBacklog, m.AssignedPartitions, m.Rebalances, m.Segments, m.ChurnRisk} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("processor: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}

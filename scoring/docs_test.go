@@ -1,0 +1,46 @@
+package scoring
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+// TestReadmeFragment keeps README.fragment.md in step with the code: every
+// variable is documented, the default configuration is shown verbatim and
+// the example segmentation compiles.
+func TestReadmeFragment(t *testing.T) {
+	b, err := os.ReadFile("README.fragment.md")
+	require.NoError(t, err)
+	doc := string(b)
+	for _, v := range variables {
+		require.Contains(t, doc, "| `"+v.name+"` | "+v.kind.String()+" |", "variable %s", v.name)
+	}
+	require.Contains(t, doc, string(DefaultYAML()))
+	for _, s := range DefaultConfig().Segmentations {
+		for _, r := range s.Rules {
+			require.Contains(t, doc, strings.ReplaceAll(r.When, "|", `\|`), "rule %s/%s", s.Name, r.Segment)
+		}
+	}
+
+	start := strings.Index(doc, "### Writing a segmentation")
+	require.Positive(t, start)
+	block := doc[start:]
+	block = block[strings.Index(block, "```yaml\n")+8:]
+	block = block[:strings.Index(block, "```")]
+	block = strings.Replace(block, "rules: [...]", `rules: [{segment: any, when: "true"}]`, 1)
+	cfg := DefaultConfig()
+	require.NoError(t, yaml.Unmarshal([]byte(block), &struct {
+		Scoring *Config `yaml:"scoring"`
+	}{&cfg}))
+	e, err := NewEngine(cfg)
+	require.NoError(t, err)
+	c := customerWith("x", 200, 800, 9, 2000)
+	c.Contacts, c.Responses = 10, 5
+	r := e.Evaluate(c, Env{}, t0)
+	require.NoError(t, r.Err)
+	require.Equal(t, []Assignment{{"rfm", "any"}, {"winback", "email"}}, r.Segments)
+}
