@@ -79,6 +79,11 @@ type Config struct {
 	// replied, responded, accepted].
 	ResponseOutcomes []string `yaml:"response_outcomes"`
 
+	// Model configures the periodic refit of the churn and value model.
+	Model ModelConfig `yaml:"model"`
+	// KPI configures the business KPIs.
+	KPI KPIConfig `yaml:"kpi"`
+
 	// Transport carries TLS and SASL for produce and fetch. Default: plain.
 	Transport *kafka.Transport `yaml:"-"`
 	// Dialer carries TLS and SASL for the consumer group. Default: plain.
@@ -198,6 +203,8 @@ func (c *Config) Validate() error {
 	if c.HeartbeatInterval*3 > c.SessionTimeout {
 		errs = append(errs, fmt.Errorf("kafka.heartbeat_interval: %s must be at most a third of session_timeout (%s)", c.HeartbeatInterval, c.SessionTimeout))
 	}
+	errs = append(errs, c.Model.validate()...)
+	errs = append(errs, c.KPI.validate()...)
 	switch c.StartOffset {
 	case "earliest", "latest":
 	default:

@@ -52,6 +52,7 @@ func newHarness(t *testing.T, now time.Time) *harness {
 		HeartbeatInterval: time.Second,
 		RebalanceTimeout:  6 * time.Second,
 		RetryMax:          time.Second,
+		Model:             processor.ModelConfig{Refit: new(bool)},
 		Now:               func() time.Time { return now },
 		Logger:            slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}

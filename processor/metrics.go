@@ -2,6 +2,7 @@ package processor
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -11,25 +12,67 @@ import (
 // Metrics are the processor's Prometheus metrics. Build them with
 // NewMetrics; every metric is listed in the package documentation.
 type Metrics struct {
-	Events             *prometheus.CounterVec
-	DecodeErrors       *prometheus.CounterVec
-	BatchDuration      prometheus.Histogram
-	BatchSize          prometheus.Histogram
-	EndToEnd           prometheus.Histogram
-	Lag                *prometheus.GaugeVec
-	RedisDuration      *prometheus.HistogramVec
-	RedisErrors        *prometheus.CounterVec
-	KafkaDuration      *prometheus.HistogramVec
-	KafkaErrors        *prometheus.CounterVec
-	Transitions        *prometheus.CounterVec
-	Recoveries         *prometheus.CounterVec
-	SweepCustomers     prometheus.Counter
-	SweepDuration      prometheus.Histogram
-	SweepBacklog       *prometheus.GaugeVec
-	AssignedPartitions prometheus.Gauge
-	Rebalances         prometheus.Counter
-	Segments           *prometheus.GaugeVec
-	ChurnRisk          *prometheus.GaugeVec
+	Events              *prometheus.CounterVec
+	DecodeErrors        *prometheus.CounterVec
+	BatchDuration       prometheus.Histogram
+	BatchSize           prometheus.Histogram
+	EndToEnd            prometheus.Histogram
+	Lag                 *prometheus.GaugeVec
+	RedisDuration       *prometheus.HistogramVec
+	RedisErrors         *prometheus.CounterVec
+	KafkaDuration       *prometheus.HistogramVec
+	KafkaErrors         *prometheus.CounterVec
+	Transitions         *prometheus.CounterVec
+	Recoveries          *prometheus.CounterVec
+	SweepCustomers      prometheus.Counter
+	SweepDuration       prometheus.Histogram
+	SweepBacklog        *prometheus.GaugeVec
+	AssignedPartitions  prometheus.Gauge
+	Rebalances          prometheus.Counter
+	ModelAge            *prometheus.GaugeVec // no labels: absent until a model exists
+	ModelLogLik         *prometheus.GaugeVec
+	Segments            *prometheus.GaugeVec
+	KPIRetention        *prometheus.GaugeVec
+	KPIChurn            *prometheus.GaugeVec
+	KPIActiveGrowth     *prometheus.GaugeVec
+	KPIRevenueGrowth    *prometheus.GaugeVec
+	KPIPareto           *prometheus.GaugeVec
+	KPIActive           *prometheus.GaugeVec
+	KPISegmentRetention *prometheus.GaugeVec
+	ChurnRisk           *prometheus.GaugeVec
+}
+
+// setModel publishes the age and log-likelihood of the model in use.
+func (m *Metrics) setModel(model *scoring.Model, now time.Time) {
+	if model == nil {
+		return
+	}
+	m.ModelAge.WithLabelValues().Set(now.Sub(model.FittedAt).Seconds())
+	m.ModelLogLik.WithLabelValues().Set(model.LogLik)
+}
+
+// setKPIs publishes the KPIs; absent rates are removed.
+func (m *Metrics) setKPIs(k *KPIs) {
+	set := func(g *prometheus.GaugeVec, v *float64) {
+		if v == nil {
+			g.Reset()
+			return
+		}
+		g.WithLabelValues().Set(*v)
+	}
+	set(m.KPIRetention, k.RetentionRate)
+	set(m.KPIChurn, k.ChurnRate)
+	set(m.KPIActiveGrowth, k.ActiveGrowthRate)
+	set(m.KPIRevenueGrowth, k.RevenueGrowthRate)
+	set(m.KPIPareto, k.ParetoShare)
+	m.KPIActive.WithLabelValues("current").Set(float64(k.ActiveCurrent))
+	m.KPIActive.WithLabelValues("previous").Set(float64(k.ActivePrevious))
+	m.KPISegmentRetention.Reset()
+	for seg, s := range k.Segments {
+		if s.RetentionRate != nil && seg != "" {
+			m.KPISegmentRetention.WithLabelValues(k.Segmentation, seg).Set(*s.RetentionRate)
+		}
+	}
 }
 
 // setSegments publishes the customers per segment; churn-risk levels go to
@@ -49,6 +92,13 @@ func (m *Metrics) setSegments(segs map[string]map[string]int64) {
 }
 
 const namespace = "clienting"
+
+// kpiGauge is a KPI gauge without labels, absent until first set.
+func kpiGauge(name, help string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: name, Help: help + " Global figure, the same on every instance.",
+	}, nil)
+}
 
 // latencyBuckets spans 100 µs to about 30 s.
 var latencyBuckets = prometheus.ExponentialBuckets(0.0001, 2.5, 15)
@@ -131,6 +181,31 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: namespace, Name: "rebalances_total",
 			Help: "Consumer-group generations this instance joined.",
 		}),
+		ModelAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "model_fit_age_seconds",
+			Help: "Age of the churn and value model in use (absent until a model is fitted).",
+		}, nil),
+		ModelLogLik: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "model_log_likelihood",
+			Help: "BG/NBD log-likelihood of the model in use at its fit.",
+		}, nil),
+		KPIRetention: kpiGauge("kpi_retention_ratio",
+			"Customers active in both the previous and the current KPI period over those active in the previous one."),
+		KPIChurn: kpiGauge("kpi_churn_ratio", "1 - kpi_retention_ratio."),
+		KPIActiveGrowth: kpiGauge("kpi_active_customers_growth_ratio",
+			"Active customers in the current KPI period over those in the previous one, minus 1."),
+		KPIRevenueGrowth: kpiGauge("kpi_revenue_growth_ratio",
+			"Net revenue in the current KPI period over that in the previous one, minus 1."),
+		KPIPareto: kpiGauge("kpi_pareto_revenue_share_ratio",
+			"Share of the rolling-window revenue made by the top 20 % of customers by that revenue."),
+		KPIActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "kpi_active_customers",
+			Help: "Customers with a purchase in the current or previous KPI period (global figure).",
+		}, []string{"period"}),
+		KPISegmentRetention: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "kpi_segment_retention_ratio",
+			Help: "kpi_retention_ratio of the customers of one segment (global figure).",
+		}, []string{"segmentation", "segment"}),
 		Segments: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "segment_customers",
 			Help: "Customers per segment of each segmentation, all partitions (every instance reports the global figure).",
@@ -145,7 +220,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{m.Events, m.DecodeErrors, m.BatchDuration, m.BatchSize,
 		m.EndToEnd, m.Lag, m.RedisDuration, m.RedisErrors, m.KafkaDuration, m.KafkaErrors, m.Transitions,
-		m.Recoveries, m.SweepCustomers, m.SweepDuration, m.SweepBacklog, m.AssignedPartitions, m.Rebalances, m.Segments, m.ChurnRisk} {
+		m.Recoveries, m.SweepCustomers, m.SweepDuration, m.SweepBacklog, m.AssignedPartitions, m.Rebalances, m.Segments, m.ChurnRisk, m.ModelAge, m.ModelLogLik,
+		m.KPIRetention, m.KPIChurn, m.KPIActiveGrowth, m.KPIRevenueGrowth, m.KPIPareto, m.KPIActive, m.KPISegmentRetention} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("processor: register metrics: %w", err)
 		}

@@ -33,6 +33,7 @@ type Processor struct {
 
 	env       atomic.Pointer[scoring.Env]
 	snap      atomic.Pointer[Snapshot]
+	kpis      atomic.Pointer[KPIs]
 	assigned  atomic.Int64
 	responses map[string]bool
 
@@ -78,7 +79,7 @@ func New(cfg Config, store *state.Store, dec *events.Decoder, engine *scoring.En
 			BatchTimeout: cfg.ProduceBatchTimeout,
 			BatchSize:    cfg.BatchSize * 4,
 			BatchBytes:   1_000_000, // under the broker default message.max.bytes (1 MiB + 12)
-			MaxAttempts:  1, // the processor retries whole batches itself
+			MaxAttempts:  1,         // the processor retries whole batches itself
 			Transport:    transport,
 		},
 		responses: map[string]bool{},
@@ -89,6 +90,21 @@ func New(cfg Config, store *state.Store, dec *events.Decoder, engine *scoring.En
 	p.env.Store(&scoring.Env{})
 	return p, nil
 }
+
+// KPIs returns the last KPIs read (nil before any were computed).
+func (p *Processor) KPIs() *KPIs { return p.kpis.Load() }
+
+// Env returns the population and model evaluations use now.
+func (p *Processor) Env() scoring.Env { return *p.env.Load() }
+
+// Store returns the processor's state store.
+func (p *Processor) Store() *state.Store { return p.store }
+
+// Engine returns the processor's scoring engine.
+func (p *Processor) Engine() *scoring.Engine { return p.engine }
+
+// Now returns the processor's clock reading.
+func (p *Processor) Now() time.Time { return p.cfg.Now() }
 
 // SetEnv replaces the population and model used by evaluations from now on.
 func (p *Processor) SetEnv(env scoring.Env) { p.env.Store(&env) }
@@ -144,13 +160,26 @@ func (p *Processor) Run(ctx context.Context) error {
 
 	refreshCtx, stopRefresh := context.WithCancel(ctx)
 	refreshDone := make(chan struct{})
+	fitDone := make(chan struct{})
+	kpiDone := make(chan struct{})
+	holder := leaseHolder()
 	go func() {
 		defer close(refreshDone)
 		p.refreshLoop(refreshCtx)
 	}()
+	go func() {
+		defer close(fitDone)
+		p.fitLoop(refreshCtx, holder)
+	}()
+	go func() {
+		defer close(kpiDone)
+		p.kpiLoop(refreshCtx, holder)
+	}()
 	defer func() {
 		stopRefresh()
 		<-refreshDone
+		<-fitDone
+		<-kpiDone
 	}()
 
 	stop := context.AfterFunc(ctx, func() {

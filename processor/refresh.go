@@ -63,8 +63,25 @@ func (p *Processor) Refresh(ctx context.Context) error {
 		p.metrics.RedisErrors.WithLabelValues("populations").Inc()
 		return err
 	}
+	model, err := p.store.LoadModel(ctx)
+	if err != nil {
+		p.metrics.RedisErrors.WithLabelValues("model").Inc()
+		return err
+	}
 	env := *p.env.Load()
 	env.Population = pops.Population
+	if model != nil && (env.Model == nil || env.Model.Version != model.Version) {
+		p.log.Info("using model", "version", model.Version, "fitted_at", model.FittedAt, "customers", model.N)
+		env.Model = model
+	}
+	p.metrics.setModel(env.Model, now)
+	var kpis KPIs
+	if ok, err := p.store.LoadKPIs(ctx, &kpis); err != nil {
+		return err
+	} else if ok {
+		p.metrics.setKPIs(&kpis)
+		p.kpis.Store(&kpis)
+	}
 	p.env.Store(&env)
 	p.snap.Store(&Snapshot{Populations: pops, Model: env.Model, ReadAt: now})
 	p.metrics.setSegments(pops.Segments)

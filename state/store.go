@@ -56,8 +56,8 @@ func (c *Config) setDefaults() {
 // Validate applies defaults and checks the configuration.
 func (c *Config) Validate() error {
 	c.setDefaults()
-	if strings.ContainsAny(c.Prefix, "{}") {
-		return fmt.Errorf("state: redis.prefix: %q must not contain braces", c.Prefix)
+	if strings.ContainsAny(c.Prefix, "{}*?[]\\") {
+		return fmt.Errorf("state: redis.prefix: %q must not contain braces or glob characters (*?[]\\)", c.Prefix)
 	}
 	if c.IDMemory < 1 || c.IDMemory > 64 {
 		return fmt.Errorf("state: redis.id_memory: %d must be in 1..64", c.IDMemory)

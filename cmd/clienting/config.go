@@ -31,13 +31,14 @@ import (
 // as underscores, e.g. CLIENTING_KAFKA_BROKERS=a:9092,b:9092) and by
 // --set key.path=value flags, in that order of precedence (flags win).
 type Config struct {
-	Kafka     KafkaConfig     `yaml:"kafka"`
-	Redis     RedisConfig     `yaml:"redis"`
-	Processor ProcessorConfig `yaml:"processor"`
-	Events    EventsConfig    `yaml:"events"`
-	Scoring   scoring.Config  `yaml:"scoring"`
-	HTTP      HTTPConfig      `yaml:"http"`
-	Log       LogConfig       `yaml:"log"`
+	Kafka     KafkaConfig           `yaml:"kafka"`
+	Redis     RedisConfig           `yaml:"redis"`
+	Processor ProcessorConfig       `yaml:"processor"`
+	Events    EventsConfig          `yaml:"events"`
+	Scoring   scoring.Config        `yaml:"scoring"`
+	Model     processor.ModelConfig `yaml:"model"`
+	HTTP      HTTPConfig            `yaml:"http"`
+	Log       LogConfig             `yaml:"log"`
 }
 
 // KafkaConfig is the `kafka` section.
@@ -224,6 +225,7 @@ func (c *Config) processorConfig() processor.Config {
 		PopulationRefresh: p.PopulationRefresh,
 		RetryMin:          p.RetryMin, RetryMax: p.RetryMax, ShutdownTimeout: p.ShutdownTimeout,
 		ResponseOutcomes: p.ResponseOutcomes,
+		Model:            c.Model,
 	}
 }
 
@@ -406,6 +408,14 @@ func setPath(cfg *Config, path, value string) error {
 }
 
 func setScalar(v reflect.Value, s string) error {
+	if v.Kind() == reflect.Pointer {
+		n := reflect.New(v.Type().Elem())
+		if err := setScalar(n.Elem(), s); err != nil {
+			return err
+		}
+		v.Set(n)
+		return nil
+	}
 	if v.Type() == reflect.TypeOf(time.Duration(0)) {
 		d, err := time.ParseDuration(s)
 		if err != nil {

@@ -80,6 +80,7 @@ func (p *pipeline) args() []string {
 		"--set", "redis.addrs=" + p.redis,
 		"--set", "redis.prefix=" + p.name,
 		"--set", "processor.batch_size=200",
+		"--set", "model.refit=false",
 		"--set", "http.addr=127.0.0.1:0",
 		"--set", "log.level=warn",
 	}

@@ -1,0 +1,164 @@
+package testenv_test
+
+import (
+	"context"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clienting/clienting/internal/testenv"
+)
+
+func TestUnique(t *testing.T) {
+	valid := regexp.MustCompile(`^[a-zA-Z0-9-]+$`)
+	tests := []struct {
+		name   string
+		prefix string
+	}{
+		{name: "plain", prefix: "events"},
+		{name: "odd prefix", prefix: "in.topic_v1/{x}"},
+		{name: "empty prefix", prefix: ""},
+		{name: strings.Repeat("sub/", 60), prefix: strings.Repeat("p", 300)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := testenv.Unique(t, tc.prefix)
+			b := testenv.Unique(t, tc.prefix)
+			require.NotEqual(t, a, b)
+			for _, name := range []string{a, b} {
+				require.Regexp(t, valid, name)
+				require.LessOrEqual(t, len(name), 200)
+			}
+		})
+	}
+}
+
+// fatalRecorder records Fatalf instead of stopping the test, to check that
+// Wait gives up.
+type fatalRecorder struct {
+	testing.TB
+	fatal string
+}
+
+func (r *fatalRecorder) Fatalf(format string, args ...any) { r.fatal = format }
+
+func TestWait(t *testing.T) {
+	t.Run("met", func(t *testing.T) {
+		calls := 0
+		testenv.Wait(t, time.Second, func() bool { calls++; return calls == 3 })
+		require.Equal(t, 3, calls)
+	})
+	t.Run("timeout", func(t *testing.T) {
+		rec := &fatalRecorder{TB: t}
+		start := time.Now()
+		testenv.Wait(rec, 60*time.Millisecond, func() bool { return false })
+		require.NotEmpty(t, rec.fatal, "Wait did not fail on timeout")
+		require.GreaterOrEqual(t, time.Since(start), 60*time.Millisecond)
+	})
+}
+
+func TestRedis(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := redis.NewClient(&redis.Options{
+		Addr: testenv.Redis(t),
+		// Plain Redis does not know CLIENT MAINT_NOTIFICATIONS.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+	t.Cleanup(func() { require.NoError(t, client.Close()) })
+
+	require.Equal(t, "PONG", client.Ping(ctx).Val())
+
+	key := testenv.Unique(t, "testenv") + ":k"
+	t.Cleanup(func() { client.Del(context.Background(), key) })
+	require.NoError(t, client.Set(ctx, key, "v", time.Minute).Err())
+	got, err := client.Get(ctx, key).Result()
+	require.NoError(t, err)
+	require.Equal(t, "v", got)
+}
+
+// TestKafka is the proof that kafka-go works against the broker we run:
+// topic creation, produce with acks=all, and a consumer group that fetches,
+// commits, and resumes from the committed offset.
+func TestKafka(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	brokers := testenv.Kafka(t)
+	topic := testenv.Unique(t, "testenv")
+	group := testenv.Unique(t, "testenv-group")
+	testenv.CreateTopics(t, brokers, 2, topic)
+
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(brokers...),
+		Topic:        topic,
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 5 * time.Millisecond,
+	}
+	t.Cleanup(func() { require.NoError(t, w.Close()) })
+	write := func(key, value string) {
+		t.Helper()
+		err := w.WriteMessages(ctx, kafka.Message{
+			Key:     []byte(key),
+			Value:   []byte(value),
+			Headers: []kafka.Header{{Key: "h", Value: []byte(value)}},
+		})
+		require.NoError(t, err)
+	}
+	// read fetches one message in group, commits it and closes the reader.
+	read := func() kafka.Message {
+		t.Helper()
+		r := kafka.NewReader(kafka.ReaderConfig{
+			Brokers:        brokers,
+			GroupID:        group,
+			Topic:          topic,
+			StartOffset:    kafka.FirstOffset,
+			CommitInterval: 0, // synchronous commits
+			MaxWait:        100 * time.Millisecond,
+		})
+		defer func() { require.NoError(t, r.Close()) }()
+		m, err := r.FetchMessage(ctx)
+		require.NoError(t, err)
+		require.NoError(t, r.CommitMessages(ctx, m))
+		return m
+	}
+
+	// Same key, same partition: the second reader must start after the
+	// offset the first one committed.
+	write("customer-1", "first")
+	m := read()
+	require.Equal(t, "first", string(m.Value))
+	require.Equal(t, "customer-1", string(m.Key))
+	require.Equal(t, []kafka.Header{{Key: "h", Value: []byte("first")}}, m.Headers)
+
+	write("customer-1", "second")
+	m = read()
+	require.Equal(t, "second", string(m.Value), "consumer group did not resume from its committed offset")
+}
+
+// TestKcat checks that the CLI tool the harness uses for its readiness check
+// can read the broker's metadata.
+func TestKcat(t *testing.T) {
+	brokers := testenv.Kafka(t)
+	if _, err := exec.LookPath("kcat"); err != nil {
+		if testenv.Required() {
+			t.Fatal("kcat not installed: run scripts/deps.sh")
+		}
+		t.Skip("kcat not installed: run scripts/deps.sh")
+	}
+	topic := testenv.Unique(t, "testenv")
+	testenv.CreateTopics(t, brokers, 3, topic)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "kcat", "-b", strings.Join(brokers, ","), "-L", "-t", topic).CombinedOutput()
+	require.NoError(t, err, "kcat -L:\n%s", out)
+	require.Contains(t, string(out), `topic "`+topic+`" with 3 partitions`)
+}
