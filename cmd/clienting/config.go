@@ -37,6 +37,7 @@ type Config struct {
 	Events    EventsConfig          `yaml:"events"`
 	Scoring   scoring.Config        `yaml:"scoring"`
 	Model     processor.ModelConfig `yaml:"model"`
+	KPI       processor.KPIConfig   `yaml:"kpi"`
 	HTTP      HTTPConfig            `yaml:"http"`
 	Log       LogConfig             `yaml:"log"`
 }
@@ -226,6 +227,7 @@ func (c *Config) processorConfig() processor.Config {
 		RetryMin:          p.RetryMin, RetryMax: p.RetryMax, ShutdownTimeout: p.ShutdownTimeout,
 		ResponseOutcomes: p.ResponseOutcomes,
 		Model:            c.Model,
+		KPI:              c.KPI,
 	}
 }
 

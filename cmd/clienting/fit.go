@@ -157,8 +157,10 @@ func parseFormat(path, format string) (clv.Format, error) {
 	return 0, fmt.Errorf("fit: --format: %q must be cdnow-master, cdnow-sample, csv or jsonl", format)
 }
 
-// parseEnd reads --end: a date is inclusive (the period ends at the start
-// of the next day); without --end the period ends after the latest day.
+// parseEnd reads --end. Summaries count in whole UTC days, so a date is
+// inclusive: transactions on that day count and ages run to its start, the
+// convention of Fader, Hardie & Lee (2005) for CDNOW. Without --end the
+// period ends on the day of the latest transaction.
 func parseEnd(s string, txs []clv.Transaction) (time.Time, error) {
 	if s == "" {
 		var last time.Time
@@ -167,10 +169,10 @@ func parseEnd(s string, txs []clv.Transaction) (time.Time, error) {
 				last = t.Time
 			}
 		}
-		return last.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour), nil
+		return last.UTC().Truncate(24 * time.Hour), nil
 	}
 	if d, err := time.Parse(time.DateOnly, s); err == nil {
-		return d.Add(24 * time.Hour), nil
+		return d, nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
