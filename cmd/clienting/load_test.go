@@ -1,0 +1,398 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/clienting/clienting/events"
+	"github.com/clienting/clienting/internal/kafkatest"
+	"github.com/clienting/clienting/internal/testenv"
+	"github.com/clienting/clienting/scoring"
+)
+
+func parseString(t *testing.T, name, text string, o loadOptions) *loadResult {
+	t.Helper()
+	res, err := parseOrders(strings.NewReader(text), name, o)
+	require.NoError(t, err)
+	return res
+}
+
+// summary is an event as the tests check it.
+type summary struct {
+	Customer, Order string
+	Amount          int64
+	Refund          bool
+	Time            string
+	Items           int64
+}
+
+func summarise(res *loadResult) []summary {
+	out := make([]summary, len(res.Events))
+	for i, e := range res.Events {
+		p := e.Event.Purchase
+		out[i] = summary{e.Event.CustomerID, p.OrderID, p.Amount, p.Refund, e.Event.Time.Format(time.RFC3339), p.Items}
+	}
+	return out
+}
+
+func rejectedLines(res *loadResult) map[int]string {
+	out := map[int]string{}
+	for _, r := range res.Rejected {
+		out[r.Line] = r.Reason
+	}
+	return out
+}
+
+// decodeAll decodes every loaded event with the processor's decoder, which
+// must give back the event.
+func decodeAll(t *testing.T, res *loadResult, cfg events.DecoderConfig) {
+	t.Helper()
+	cfg.Now = func() time.Time { return time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC) }
+	dec, err := events.NewDecoder(cfg)
+	require.NoError(t, err)
+	for _, e := range res.Events {
+		got, err := dec.Decode([]byte(e.Event.CustomerID), e.Value, nil)
+		require.NoError(t, err, "%s", e.Value)
+		want := e.Event
+		want.Purchase.Currency = got.Purchase.Currency
+		if got.Purchase.Currency != dec.BaseCurrency() {
+			// converted at the configured rate: checked by the caller
+			want.Purchase.Amount = got.Purchase.Amount
+		}
+		require.Equal(t, want, got)
+	}
+}
+
+func TestParseOnlineRetail(t *testing.T) {
+	f, err := os.Open("testdata/online_retail.csv")
+	require.NoError(t, err)
+	defer func() { _ = f.Close() }()
+	res, err := parseOrders(f, "testdata/online_retail.csv", loadOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "csv", res.Format)
+	require.Equal(t, "online-retail", res.Layout)
+	require.Equal(t, 35, res.Rows)
+	const t0 = "2010-12-01T"
+	require.Equal(t, []summary{
+		{"17850", "536365", 13912, false, t0 + "08:26:00Z", 40},
+		{"17850", "536366", 2220, false, t0 + "08:28:00Z", 12},
+		{"13047", "536367", 27873, false, t0 + "08:34:00Z", 83},
+		{"13047", "536368", 7005, false, t0 + "08:34:00Z", 15},
+		{"13047", "536369", 1785, false, t0 + "08:35:00Z", 3},
+		{"12583", "536370", 23400, false, t0 + "08:45:00Z", 51},
+		{"17850", "536372", 1110, false, t0 + "09:01:00Z", 6},
+		{"14527", "536375", 1530, false, t0 + "09:32:00Z", 6},
+		{"14527", "C536379", 255, true, t0 + "09:41:00Z", 1},
+	}, summarise(res))
+	require.Equal(t, 3, res.Bad)
+	bad := rejectedLines(res)
+	require.Len(t, bad, 3)
+	require.Equal(t, "customer id is empty", bad[34])
+	require.Contains(t, bad[35], `time "12/32/2010 10:00"`)
+	require.Contains(t, bad[36], `quantity "six" is not a whole number`)
+	decodeAll(t, res, events.DecoderConfig{})
+
+	// ids derive from the content: the same rows in another file (here:
+	// reordered, with the bad rows gone) give the same ids
+	raw, err := os.ReadFile("testdata/online_retail.csv")
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	body := slices.Clone(lines[1:33])
+	slices.Reverse(body)
+	again := parseString(t, "other.csv", lines[0]+"\n"+strings.Join(body, "\n")+"\n", loadOptions{})
+	ids := func(r *loadResult) map[string]string {
+		m := map[string]string{}
+		for _, e := range r.Events {
+			m[e.Event.Purchase.OrderID] = e.Event.ID
+		}
+		return m
+	}
+	require.Equal(t, ids(res), ids(again))
+	require.Zero(t, again.Bad)
+}
+
+func TestParseOnlineRetailII(t *testing.T) {
+	text := "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n" +
+		"489434,85048,15CM CHRISTMAS GLASS BALL 20 LIGHTS,12,2009-12-01 07:45:00,6.95,13085.0,United Kingdom\n" +
+		"489434,79323P,PINK CHERRY LIGHTS,12,2009-12-01 07:45:00,6.75,13085.0,United Kingdom\n" +
+		"C489449,22087,PAPER BUNTING WHITE LACE,-12,2009-12-01 10:33:00,2.95,16321.0,Australia\n"
+	res := parseString(t, "online_retail_II.csv", text, loadOptions{})
+	require.Equal(t, "online-retail-ii", res.Layout)
+	require.Equal(t, []summary{
+		{"13085", "489434", 16440, false, "2009-12-01T07:45:00Z", 24},
+		{"16321", "C489449", 3540, true, "2009-12-01T10:33:00Z", 12},
+	}, summarise(res))
+}
+
+func TestParseExactAmounts(t *testing.T) {
+	// 3 x 0.1 is 0.30000000000000004 in floating point; 1.065 x 2 = 2.13
+	// exactly; 1.855 rounds half away from zero to 1.86; a negative total
+	// is a refund
+	text := "customer,when,order,qty,unit_price\n" +
+		"a,2024-01-02 10:00,o1,3,0.1\n" +
+		"b,2024-01-02 10:00,o2,2,1.065\n" +
+		"c,2024-01-02 10:00,o3,1,1.855\n" +
+		"d,2024-01-02 10:00,o4,-2,4.50\n" +
+		"e,2024-01-02 10:00,o5,2,99999999999.99\n" +
+		"f,2024-01-02 10:00,o6,1,1.2345678\n" +
+		"g,2024-01-02 10:00,o7,1,0\n" +
+		"h,2024-01-02 10:00,o8,3,0.10\n" +
+		"h,2024-01-02 10:00,o8,2,-0.15\n"
+	res := parseString(t, "orders.csv", text, loadOptions{timeCol: "when", quantityCol: "qty", priceCol: "unit_price"})
+	require.Equal(t, "columns", res.Layout)
+	amounts := map[string]int64{}
+	refunds := map[string]bool{}
+	for _, e := range res.Events {
+		amounts[e.Event.CustomerID] = e.Event.Purchase.Amount
+		refunds[e.Event.CustomerID] = e.Event.Purchase.Refund
+	}
+	require.Equal(t, map[string]int64{"a": 30, "b": 213, "c": 186, "d": 900, "e": 19999999999998}, amounts)
+	require.True(t, refunds["d"])
+	require.False(t, refunds["a"])
+	require.Equal(t, 1, res.Rounded)
+	bad := rejectedLines(res)
+	require.Contains(t, bad[7], "more than 6 decimal places")
+	require.Contains(t, bad[8], "total is 0")
+	// h: 0.30 - 0.30 = 0 over two rows: both rows rejected
+	require.Contains(t, bad[9], "order o8 total is 0")
+	require.Contains(t, bad[10], "order o8 total is 0")
+	decodeAll(t, res, events.DecoderConfig{})
+
+	// more decimals than the currency has (JPY: none) are rounded too
+	res = parseString(t, "jpy.csv", "customer_id,time,amount\nx,2024-01-02,100.5\ny,2024-01-02,7\n", loadOptions{currency: "JPY"})
+	require.Equal(t, []int64{101, 7}, []int64{res.Events[0].Event.Purchase.Amount, res.Events[1].Event.Purchase.Amount})
+	decodeAll(t, res, events.DecoderConfig{BaseCurrency: "JPY"})
+}
+
+func TestParseColumnsByFlag(t *testing.T) {
+	// a header naming nothing we know, columns named by flags, one by number
+	csvText := "client ref,booked,gross,ref\n" +
+		"K-1,02.01.2024,19.99,A1\n" +
+		"K-1,03.01.2024,5,A2\n" +
+		"K-2,03.01.2024,,A3\n" +
+		"K-2,03.01.2024,1,2,3\n"
+	res := parseString(t, "x.csv", csvText, loadOptions{customerCol: "client ref", timeCol: "2", amountCol: "gross", orderCol: "ref", timeLayout: "02.01.2006"})
+	require.Equal(t, []summary{
+		{"K-1", "A1", 1999, false, "2024-01-02T00:00:00Z", 1},
+		{"K-1", "A2", 500, false, "2024-01-03T00:00:00Z", 1},
+	}, summarise(res))
+	bad := rejectedLines(res)
+	require.Contains(t, bad[4], `amount ""`)
+	require.Contains(t, bad[5], "5 fields, want 4")
+
+	_, err := parseOrders(strings.NewReader("a,b\n1,2\n"), "x.csv", loadOptions{})
+	require.ErrorContains(t, err, "pass --customer-col")
+	_, err = parseOrders(strings.NewReader("a,b\n1,2\n"), "x.csv", loadOptions{customerCol: "c"})
+	require.ErrorContains(t, err, `--customer-col: no column "c"`)
+}
+
+func TestParseCDNOW(t *testing.T) {
+	master := " customer_id  date number_of_cds  dollar_value\r\n" +
+		" 00001 19970101  1   11.77\r\n" +
+		" 00002 19970112  1   12.00\r\n" +
+		" 00002 19970112  1   12.00\r\n" + // the same again: a second purchase
+		" 00004 19970101  2   29.33\r\n" +
+		" 00455 19970102  1    0.00\r\n" +
+		" 00456 1997010x  1    3.00\r\n" +
+		" 00457 19970102  1\r\n"
+	res := parseString(t, "CDNOW_master.txt", master, loadOptions{})
+	require.Equal(t, "cdnow", res.Format)
+	require.Equal(t, 7, res.Rows)
+	s := summarise(res)
+	for i := range s {
+		s[i].Order = ""
+	}
+	require.Equal(t, []summary{
+		{"00001", "", 1177, false, "1997-01-01T00:00:00Z", 1},
+		{"00004", "", 2933, false, "1997-01-01T00:00:00Z", 2},
+		{"00002", "", 1200, false, "1997-01-12T00:00:00Z", 1},
+		{"00002", "", 1200, false, "1997-01-12T00:00:00Z", 1},
+	}, s)
+	require.NotEqual(t, res.Events[2].Event.ID, res.Events[3].Event.ID, "two identical purchases need two ids")
+	bad := rejectedLines(res)
+	require.Equal(t, 3, res.Bad)
+	require.Contains(t, bad[6], "amount is 0")
+	require.Contains(t, bad[7], `date "1997010x"`)
+	require.Contains(t, bad[8], "3 fields, want 4")
+	decodeAll(t, res, events.DecoderConfig{})
+
+	// the 10 % sample (an extra column, no header) gives the same ids
+	sample := " 00004 0001 19970101  2   29.33\n 00002 0002 19970112  1   12.00\n 00002 0002 19970112  1   12.00\n"
+	res2 := parseString(t, "CDNOW_sample.txt", sample, loadOptions{})
+	require.Equal(t, "cdnow", res2.Format)
+	got := []string{res2.Events[0].Event.ID, res2.Events[1].Event.ID, res2.Events[2].Event.ID}
+	require.Equal(t, []string{res.Events[1].Event.ID, res.Events[2].Event.ID, res.Events[3].Event.ID}, got)
+}
+
+func TestParseJSONL(t *testing.T) {
+	text := `{"customer_id":"c 1","time":"2024-05-01T12:00:00Z","order_id":"o1","amount":"12.34"}` + "\n" +
+		`{"customer_id":"c 1","time":"2024-05-02T12:00:00+02:00","order_id":"o1-r","amount":2.5,"kind":"refund"}` + "\n" +
+		"\n" +
+		`{"customer_id":"c 2","time":"2024-05-03","quantity":3,"price":"1.10","id":"shop-7"}` + "\n" +
+		`{"type":"complaint","customer_id":"c 2","time":"2024-05-03"}` + "\n" +
+		`{"customer_id":"c 3","time":"2024-05-03","amount":"1.00"` + "\n" +
+		`{"customer_id":"c 3","time":"2024-05-03","amount":"1.00","currency":"EUR"}` + "\n"
+	res := parseString(t, "orders.jsonl", text, loadOptions{})
+	require.Equal(t, "jsonl", res.Format)
+	require.Equal(t, 6, res.Rows)
+	require.Len(t, res.Events, 4)
+	require.Equal(t, "shop-7", res.Events[2].Event.ID)
+	require.Equal(t, int64(330), res.Events[2].Event.Purchase.Amount)
+	require.True(t, res.Events[1].Event.Purchase.Refund)
+	require.Equal(t, int64(250), res.Events[1].Event.Purchase.Amount)
+	require.Equal(t, "2024-05-02T10:00:00Z", res.Events[1].Event.Time.Format(time.RFC3339))
+	require.Contains(t, string(res.Events[3].Value), `"currency":"EUR"`)
+	bad := rejectedLines(res)
+	require.Contains(t, bad[5], "only purchases")
+	require.Contains(t, bad[6], "not a JSON object")
+	decodeAll(t, res, events.DecoderConfig{Rates: map[string]string{"EUR": "1.25"}})
+}
+
+func TestDetectFormat(t *testing.T) {
+	for name, tc := range map[string]struct{ file, text, want string }{
+		"csv ext":      {"a.csv", "whatever", "csv"},
+		"jsonl ext":    {"a.ndjson", "", "jsonl"},
+		"cdnow master": {"CDNOW_master.txt", " customer_id  date number_of_cds  dollar_value\r\n 00001 19970101  1   11.77\r\n", "cdnow"},
+		"cdnow sample": {"-", " 00004 0001 19970101  2   29.33\n", "cdnow"},
+		"json stdin":   {"-", "\n{\"a\":1}\n", "jsonl"},
+		"csv stdin":    {"-", "InvoiceNo,StockCode\n", "csv"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, err := parseOrders(strings.NewReader(tc.text), tc.file, loadOptions{})
+			if err == nil {
+				require.Equal(t, tc.want, res.Format)
+				return
+			}
+			// an unparseable body is fine here: only the format matters
+			require.NotContains(t, err.Error(), "cannot tell the format")
+		})
+	}
+	_, err := parseOrders(strings.NewReader("hello world\n"), "-", loadOptions{})
+	require.ErrorContains(t, err, "pass --format")
+}
+
+// TestLoadTwiceChangesNothing imports the same file twice into the real
+// Kafka and runs the processor after each import: the second import must
+// leave every customer's state and the segment-change stream unchanged.
+func TestLoadTwiceChangesNothing(t *testing.T) {
+	now := time.Date(2011, 1, 15, 0, 0, 0, 0, time.UTC)
+	p := newPipeline(t, now)
+	freshMetadata()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	load := func() {
+		var out bytes.Buffer
+		err := loadCmd(ctx, []string{"--file", "testdata/online_retail.csv",
+			"--brokers", strings.Join(p.brokers, ","), "--topic", p.input()}, &out, &out)
+		require.NoError(t, err, out.String())
+		t.Logf("load:\n%s", out.String())
+		require.Contains(t, out.String(), "published 9 of 9 events")
+		require.Contains(t, out.String(), "rejected 3 rows")
+	}
+	// the processor, in-process, configured like the crash test's binary
+	process := func() processedCounts {
+		var sets []string
+		args := p.args()
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == "--set" {
+				sets = append(sets, args[i+1])
+			}
+		}
+		cfg, err := loadConfig("", nil, sets)
+		require.NoError(t, err)
+		// Scores relative to the population (quantiles, Pareto) move when
+		// the population does, and the processor re-scores duplicates too:
+		// the second run, which starts with the first run's customers in
+		// its population, would then publish changes that have nothing to
+		// do with the import. Fixed thresholds keep scoring a function of
+		// the customer's state, so any change would come from the import.
+		cfg.Scoring.Mode = scoring.ModeThresholds
+		cfg.Scoring.Segmentations = slices.DeleteFunc(slices.Clone(cfg.Scoring.Segmentations),
+			func(s scoring.Segmentation) bool { return s.Name == "pareto" })
+		a, err := newApp(cfg, newLogger(cfg.Log, logWriter{t}), appOptions{now: func() time.Time { return now }})
+		require.NoError(t, err)
+		a.listener, err = net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- a.run(rctx) }()
+		testenv.Wait(t, 2*time.Minute, func() bool { return caughtUp(t, p.brokers, p.group(), p.input()) })
+		stop()
+		require.NoError(t, <-done)
+		return eventCounts(a.reg)
+	}
+	res, err := parseOrders(mustOpen(t, "testdata/online_retail.csv"), "testdata/online_retail.csv", loadOptions{})
+	require.NoError(t, err)
+	var customers []string
+	for _, e := range res.Events {
+		if !slices.Contains(customers, e.Event.CustomerID) {
+			customers = append(customers, e.Event.CustomerID)
+		}
+	}
+	store := p.store(t)
+	snapshot := func() ([]scoring.Customer, int) {
+		loaded, err := store.Load(ctx, customers)
+		require.NoError(t, err)
+		out := make([]scoring.Customer, len(loaded))
+		for i, l := range loaded {
+			require.True(t, l.Found, "customer %s has no state", customers[i])
+			out[i] = l.Customer
+		}
+		return out, len(kafkatest.ReadAll(t, p.brokers, p.topic("segment-changes")))
+	}
+
+	load()
+	first := process()
+	require.Equal(t, int64(9), first.applied, "first import: %+v", first)
+	state1, changes1 := snapshot()
+	require.Positive(t, changes1)
+	byID := map[string]scoring.Customer{}
+	for _, c := range state1 {
+		byID[c.ID] = c
+	}
+	// exact money from the file: 139.12 + 22.20 + 11.10 for 17850; 15.30
+	// minus the 2.55 cancellation for 14527
+	require.Equal(t, int64(17242), byID["17850"].Money)
+	require.Equal(t, int64(3), byID["17850"].Purchases)
+	require.Equal(t, int64(1275), byID["14527"].Money)
+	require.Equal(t, int64(1), byID["14527"].Refunds)
+
+	load()
+	second := process()
+	require.Zero(t, second.applied, "second import: %+v", second)
+	require.Equal(t, int64(9), second.duplicates, "second import: %+v", second)
+	state2, changes2 := snapshot()
+	require.Equal(t, state1, state2)
+	require.Equal(t, changes1, changes2, "the second import published segment changes")
+	require.Len(t, kafkatest.ReadAll(t, p.brokers, p.input()), 18)
+}
+
+// caughtUp is kafkatest.CaughtUp for topics with empty partitions: the
+// group never commits an offset for a partition without messages, which
+// CaughtUp counts as behind.
+func caughtUp(t *testing.T, brokers []string, group, topic string) bool {
+	committed := kafkatest.Committed(t, brokers, group, topic)
+	for p, end := range kafkatest.EndOffsets(t, brokers, topic) {
+		if end > 0 && committed[p] < end {
+			return false
+		}
+	}
+	return true
+}
+
+func mustOpen(t *testing.T, name string) *os.File {
+	t.Helper()
+	f, err := os.Open(name)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	return f
+}
