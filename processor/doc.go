@@ -26,16 +26,21 @@
 //     from the customer, the stream and the customer's transition sequence.
 //     Redeliveries and duplicates are scored too: a crash between the state
 //     update and the publish is repaired on replay.
-//  4. Publish the output and dead letters with acks=all, in one call.
-//  5. Record in the store what was published, the new sequence and the
-//     customer's next due time.
+//  4. Record in the store the new published segments, the sequence, the
+//     customer's next due time, and the transitions' messages in the
+//     partition's outbox.
+//  5. Publish the output and dead letters with acks=all, in one call, then
+//     clear the outbox.
 //  6. Commit the offset after the batch.
 //
 // Redis and Kafka errors are retried with exponential backoff and never
 // skip a message: processing stalls while a server is away and resumes by
 // itself. A crash at any point replays from the last commit; the watermark
-// makes the replay apply nothing twice and the deterministic ids let
-// consumers drop repeated output.
+// makes the replay apply nothing twice. A crash after step 4 leaves the
+// messages in the outbox: the next owner of the partition publishes them,
+// unchanged, before anything else, so every transition is published once
+// or more, always with the same id and content, and consumers drop repeats
+// by id.
 //
 // # Time-driven transitions
 //

@@ -232,3 +232,28 @@ func TestRedisOutage(t *testing.T) {
 	final := synth.CheckState(t, direct, s)
 	synth.CheckTransitions(t, h.engine, h.now, kafkatest.ReadAll(t, h.brokers, h.cfg.Topics.SegmentChanges), final)
 }
+
+// TestOutboxRepublished: transitions recorded by an owner that crashed
+// before publishing them are published, unchanged, by the next owner of the
+// partition before it processes anything.
+func TestOutboxRepublished(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC))
+	ctx := context.Background()
+	want := []byte(`{"id":"recorded-1","customer_id":"left behind","segmentation":"rfm","from":null,"to":"new"}`)
+	require.NoError(t, h.store.RecordBatch(ctx, h.input(), 2, []state.Record{{
+		CustomerID: "left behind", Published: map[string]string{"rfm": "new"}, Seq: 1,
+		Outbox: state.EncodeMessages(nil, []state.Message{{Topic: h.cfg.Topics.SegmentChanges, Value: want}}),
+	}}))
+	stop := h.start(t)
+	testenv.Wait(t, time.Minute, func() bool {
+		return len(kafkatest.ReadAll(t, h.brokers, h.cfg.Topics.SegmentChanges)) == 1
+	})
+	got := kafkatest.ReadAll(t, h.brokers, h.cfg.Topics.SegmentChanges)[0]
+	require.Equal(t, "left behind", string(got.Key))
+	require.Equal(t, want, got.Value)
+	testenv.Wait(t, 10*time.Second, func() bool {
+		box, err := h.store.Outbox(ctx, h.input(), 2)
+		return err == nil && len(box) == 0
+	})
+	require.NoError(t, stop())
+}

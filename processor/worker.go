@@ -59,6 +59,7 @@ type pending struct {
 	contrib   scoring.Contrib
 	prev      scoring.Contrib
 	due       time.Time
+	outbox    []state.Message // the transitions' messages, kept until published
 }
 
 // observe keeps what an evaluation of the customer decided besides
@@ -105,6 +106,9 @@ func (w *worker) run(gctx context.Context) {
 
 	log := p.log.With("topic", w.topic, "partition", w.partition)
 	if err := p.retry(gctx, "resolve offset", w.resolveOffset); err != nil {
+		return
+	}
+	if err := p.retry(gctx, "flush outbox", w.flushOutbox); err != nil {
 		return
 	}
 	for gctx.Err() == nil {
@@ -412,7 +416,7 @@ func (w *worker) transitions(pend *pending, c *scoring.Customer, res *scoring.Re
 			Scores:        w.scoreList(res),
 			Metrics:       w.metricList(res),
 		}
-		w.emit(p.cfg.Topics.SegmentChanges, c.ID, msg.AppendJSON(nil))
+		w.emitTransition(pend, p.cfg.Topics.SegmentChanges, c.ID, msg.AppendJSON(nil))
 		w.setPublished(pend, a.Segmentation, a.Segment)
 		p.metrics.Transitions.WithLabelValues(a.Segmentation, label(from), a.Segment).Inc()
 		n++
@@ -436,7 +440,7 @@ func (w *worker) transitions(pend *pending, c *scoring.Customer, res *scoring.Re
 			Sequence:              pend.seq,
 			ModelVersion:          res.Churn.Model,
 		}
-		w.emit(p.cfg.Topics.ChurnRisk, c.ID, msg.AppendJSON(nil))
+		w.emitTransition(pend, p.cfg.Topics.ChurnRisk, c.ID, msg.AppendJSON(nil))
 		w.setPublished(pend, scoring.ChurnKey, lvl)
 		p.metrics.Transitions.WithLabelValues(scoring.ChurnKey, label(from), lvl).Inc()
 		n++
@@ -485,6 +489,12 @@ func (w *worker) recovery(c *scoring.Customer, res *scoring.Result, ev *events.E
 	p.metrics.Recoveries.WithLabelValues(dec.Priority).Inc()
 }
 
+// emitTransition emits a transition's message and keeps it for the outbox.
+func (w *worker) emitTransition(pend *pending, topic, key string, value []byte) {
+	w.emit(topic, key, value)
+	pend.outbox = append(pend.outbox, state.Message{Topic: topic, Value: value})
+}
+
 func (w *worker) emit(topic, key string, value []byte) {
 	w.out = append(w.out, kafka.Message{Topic: topic, Key: []byte(key), Value: value})
 }
@@ -506,26 +516,16 @@ func (w *worker) deadLetter(m *inMsg, err error) {
 	w.out = append(w.out, kafka.Message{Topic: w.dlq, Key: m.key, Value: m.value, Headers: hdrs})
 }
 
-// publishAndRecord publishes the batch's output (acks=all) and then records
-// in the store what was published. A crash between the two repeats the
-// publish with the same ids on replay.
+// publishAndRecord makes the batch's transitions durable: it records them
+// in the store together with their messages (the outbox), publishes the
+// output (acks=all), then clears the outbox. A crash after the record
+// republishes the recorded messages unchanged when the partition is next
+// assigned (flushOutbox); a crash before it recomputes the same
+// transitions on replay.
 func (w *worker) publishAndRecord(ctx context.Context) error {
 	p := w.p
-	if len(w.out) > 0 {
-		err := p.retry(ctx, "kafka produce", func(ctx context.Context) error {
-			t := time.Now()
-			err := p.writer.WriteMessages(ctx, w.out...)
-			p.metrics.KafkaDuration.WithLabelValues("produce").Observe(time.Since(t).Seconds())
-			if err != nil {
-				p.metrics.KafkaErrors.WithLabelValues("produce").Inc()
-			}
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
 	recs := make([]state.Record, 0, len(w.order))
+	var boxed []string
 	for _, id := range w.order {
 		pend := w.pending[id]
 		r := state.Record{CustomerID: id, Published: pend.changed, Moves: pend.moves, Due: pend.due,
@@ -533,9 +533,13 @@ func (w *worker) publishAndRecord(ctx context.Context) error {
 		if pend.seq != pend.baseSeq {
 			r.Seq = pend.seq
 		}
+		if len(pend.outbox) > 0 {
+			r.Outbox = state.EncodeMessages(nil, pend.outbox)
+			boxed = append(boxed, id)
+		}
 		recs = append(recs, r)
 	}
-	return p.retry(ctx, "redis record", func(ctx context.Context) error {
+	err := p.retry(ctx, "redis record", func(ctx context.Context) error {
 		t := time.Now()
 		err := p.store.RecordBatch(ctx, w.topic, w.partition, recs)
 		p.metrics.RedisDuration.WithLabelValues("record").Observe(time.Since(t).Seconds())
@@ -544,6 +548,70 @@ func (w *worker) publishAndRecord(ctx context.Context) error {
 		}
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	if err := w.publish(ctx, w.out); err != nil {
+		return err
+	}
+	return w.clearOutbox(ctx, boxed)
+}
+
+func (w *worker) publish(ctx context.Context, msgs []kafka.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	p := w.p
+	return p.retry(ctx, "kafka produce", func(ctx context.Context) error {
+		t := time.Now()
+		err := p.writer.WriteMessages(ctx, msgs...)
+		p.metrics.KafkaDuration.WithLabelValues("produce").Observe(time.Since(t).Seconds())
+		if err != nil {
+			p.metrics.KafkaErrors.WithLabelValues("produce").Inc()
+		}
+		return err
+	})
+}
+
+func (w *worker) clearOutbox(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	p := w.p
+	return p.retry(ctx, "redis clear outbox", func(ctx context.Context) error {
+		err := p.store.ClearOutbox(ctx, w.topic, w.partition, ids)
+		if err != nil {
+			p.metrics.RedisErrors.WithLabelValues("outbox").Inc()
+		}
+		return err
+	})
+}
+
+// flushOutbox publishes what a previous owner of the partition recorded and
+// may not have published, before anything else is processed.
+func (w *worker) flushOutbox(ctx context.Context) error {
+	p := w.p
+	box, err := p.store.Outbox(ctx, w.topic, w.partition)
+	if err != nil {
+		return err
+	}
+	if len(box) == 0 {
+		return nil
+	}
+	var msgs []kafka.Message
+	ids := make([]string, 0, len(box))
+	for id, ms := range box {
+		ids = append(ids, id)
+		for _, m := range ms {
+			msgs = append(msgs, kafka.Message{Topic: m.Topic, Key: []byte(id), Value: m.Value})
+		}
+	}
+	p.log.Info("republishing recorded transitions of an interrupted batch",
+		"topic", w.topic, "partition", w.partition, "customers", len(ids), "messages", len(msgs))
+	if err := w.publish(ctx, msgs); err != nil {
+		return err
+	}
+	return w.clearOutbox(ctx, ids)
 }
 
 // sweep re-evaluates the partition's customers whose due time has passed

@@ -302,6 +302,9 @@ type Record struct {
 	// when they differ.
 	PrevContrib, Contrib scoring.Contrib
 	Due                  time.Time // zero: remove from the due index
+	// Outbox holds the messages that announce this record's transitions
+	// (EncodeMessages); they are kept until ClearOutbox.
+	Outbox []byte
 }
 
 // Move is a customer leaving segment From (none when empty) for To of a
@@ -330,10 +333,16 @@ func (s *Store) RecordBatch(ctx context.Context, topic string, partition int, re
 	dueKey := s.DueKey(topic, partition)
 	popKey := s.PopulationKey(topic, partition)
 	segKey := s.SegmentsKey(topic, partition)
+	obKey := s.OutboxKey(topic, partition)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := range recs {
 			r := &recs[i]
 			key := s.CustomerKey(r.CustomerID)
+			if len(r.Outbox) > 0 {
+				// first: whatever else of the record lands, the messages
+				// that announce it are kept
+				p.HSet(ctx, obKey, r.CustomerID, r.Outbox)
+			}
 			fields := make([]any, 0, 2*len(r.Published)+6)
 			for name, v := range r.Published {
 				fields = append(fields, publishedPrefix+name, v)

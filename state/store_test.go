@@ -233,3 +233,27 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestOutbox(t *testing.T) {
+	s, _ := newStore(t, state.Config{})
+	ctx := context.Background()
+	msgs := []state.Message{{Topic: "seg", Value: []byte(`{"to":"new"}`)}, {Topic: "churn", Value: []byte{0, 1, 2}}}
+	enc := state.EncodeMessages(nil, msgs)
+	dec, err := state.DecodeMessages(enc)
+	require.NoError(t, err)
+	require.Equal(t, msgs, dec)
+	_, err = state.DecodeMessages(enc[:len(enc)-1])
+	require.Error(t, err)
+
+	require.NoError(t, s.RecordBatch(ctx, "in", 1, []state.Record{
+		{CustomerID: "a {1}", Outbox: enc, Published: map[string]string{"rfm": "new"}, Seq: 1},
+		{CustomerID: "b", Published: map[string]string{"rfm": "lost"}, Seq: 3},
+	}))
+	box, err := s.Outbox(ctx, "in", 1)
+	require.NoError(t, err)
+	require.Equal(t, map[string][]state.Message{"a {1}": msgs}, box)
+	require.NoError(t, s.ClearOutbox(ctx, "in", 1, []string{"a {1}"}))
+	box, err = s.Outbox(ctx, "in", 1)
+	require.NoError(t, err)
+	require.Empty(t, box)
+}
