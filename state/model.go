@@ -40,7 +40,9 @@ func (s *Store) KPIsKey() string { return s.cfg.Prefix + ":kpis" }
 func (s *Store) SaveKPIs(ctx context.Context, v any) error { return s.saveJSON(ctx, s.KPIsKey(), v) }
 
 // LoadKPIs reads the stored KPIs into v; false when none are stored.
-func (s *Store) LoadKPIs(ctx context.Context, v any) (bool, error) { return s.loadJSON(ctx, s.KPIsKey(), v) }
+func (s *Store) LoadKPIs(ctx context.Context, v any) (bool, error) {
+	return s.loadJSON(ctx, s.KPIsKey(), v)
+}
 
 func (s *Store) saveJSON(ctx context.Context, key string, v any) error {
 	raw, err := json.Marshal(v)
