@@ -11,7 +11,9 @@ GO ?= go
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
-.PHONY: deps kafka-fetch up down status test test-unit lint fmt build demo bench
+.PHONY: deps kafka-fetch up down status test test-unit lint fmt build demo bench check-deploy docker compose-up compose-load compose-down
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 deps:
 	scripts/deps.sh
@@ -50,7 +52,24 @@ fmt:
 	$(GOLANGCI_LINT) fmt ./...
 
 build:
-	$(GO) build -o bin/clienting ./cmd/clienting
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/clienting ./cmd/clienting
+
+# promtool checks and unit tests of the alerts, dashboard and manifest checks
+check-deploy:
+	scripts/check-deploy.sh
+
+docker:
+	docker build --build-arg VERSION=$(VERSION) -t clienting:$(VERSION) .
+
+# Kafka, Redis, clienting, Prometheus and Grafana on this machine (Docker)
+compose-up:
+	docker compose up -d --build
+
+compose-load:
+	docker compose --profile load up -d --build
+
+compose-down:
+	docker compose --profile load down -v
 
 demo:
 	$(GO) run ./cmd/clienting demo

@@ -9,6 +9,20 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// TestReadmeHasFragment: README.md carries README.fragment.md verbatim
+// between its scoring markers.
+func TestReadmeHasFragment(t *testing.T) {
+	frag, err := os.ReadFile("README.fragment.md")
+	require.NoError(t, err)
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	doc := string(readme)
+	begin, end := strings.Index(doc, "<!-- scoring:begin -->\n"), strings.Index(doc, "<!-- scoring:end -->")
+	require.True(t, begin >= 0 && end > begin, "README.md lacks the scoring markers")
+	require.Equal(t, strings.TrimSpace(string(frag)), strings.TrimSpace(doc[begin+len("<!-- scoring:begin -->\n"):end]),
+		"README.md's Scoring section differs from scoring/README.fragment.md: copy the fragment in")
+}
+
 // TestReadmeFragment keeps README.fragment.md in step with the code: every
 // variable is documented, the default configuration is shown verbatim and
 // the example segmentation compiles.

@@ -121,10 +121,17 @@ func (e *Engine) scores(x *evalCtx, quantile bool, pc *popCuts, prev *[4]int8) S
 	for _, i := range [3]int{scoreF, scoreM, scoreT} {
 		cs, banded := e.cutsOf(i, quantile, pc)
 		pv := 0
+		val := vals[i]
 		if banded {
 			pv = p(i)
+			if i == scoreM {
+				// the cut points are bin values of the log-binned
+				// histogram: compare the customer's bin value, or every
+				// customer tied on a cut point would rank above it
+				val = monetaryLayout.BinValue(monetaryLayout.BinOf(val))
+			}
 		}
-		v := cs.score(vals[i], pv)
+		v := cs.score(val, pv)
 		switch i {
 		case scoreF:
 			s.F = v

@@ -29,6 +29,7 @@ func commands() []command {
 		{"demo", "run everything embedded (Kafka, Redis, a simulated shop, the processor) for a first look", demoCmd},
 		{"gen", "publish synthetic shop events to Kafka (load generator)", genCmd},
 		{"load", "import historical orders (CSV, JSON lines, CDNOW) into the input topic", loadCmd},
+		{"topics", "create the input, dead-letter and output topics the configuration names", topicsCmd},
 		{"fit", "fit the churn (BG/NBD) and spend (Gamma-Gamma) models", fitCmd},
 		{"version", "print the version", versionCmd},
 	}

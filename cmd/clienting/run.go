@@ -37,8 +37,10 @@ func runCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("starting clienting", "version", buildVersion(), "brokers", cfg.Kafka.Brokers,
-		"inputs", cfg.processorConfig().Topics.Input, "scoring_version", a.engine.Version())
+	pc := cfg.processorConfig()
+	_ = pc.Validate() // fills the defaults; loadConfig validated it already
+	log.Info("starting clienting", "version", buildVersion(), "brokers", pc.Brokers,
+		"inputs", pc.Topics.Input, "group", pc.GroupID, "scoring_version", a.engine.Version())
 	return a.run(ctx)
 }
 
