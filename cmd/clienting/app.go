@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/clienting/clienting/api"
 	"github.com/clienting/clienting/events"
 	"github.com/clienting/clienting/processor"
 	"github.com/clienting/clienting/scoring"
@@ -46,12 +47,18 @@ type appOptions struct {
 
 func newApp(cfg Config, log *slog.Logger, opts appOptions) (*app, error) {
 	a := &app{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
-	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "clienting", Name: "build_info",
 		Help:        "Build information; the value is always 1.",
 		ConstLabels: prometheus.Labels{"version": buildVersion(), "goversion": runtime.Version()},
-	}))
+	})
+	info.Set(1)
+	for _, c := range []prometheus.Collector{info, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := a.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
 	var err error
 	if a.rdb = opts.rdb; a.rdb == nil {
 		if a.rdb, err = cfg.redisClient(); err != nil {
@@ -146,6 +153,7 @@ func (a *app) handler() http.Handler {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
+	api.New(a.proc, a.log, api.Currency{Code: a.decoder.BaseCurrency(), MinorUnits: a.decoder.MinorUnits()}).Register(mux)
 	if a.cfg.HTTP.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
