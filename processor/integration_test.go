@@ -2,6 +2,7 @@ package processor_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"testing"
@@ -144,6 +145,22 @@ func TestPipelineEndToEnd(t *testing.T) {
 	final := synth.CheckState(t, h.store, s)
 	n := synth.CheckTransitions(t, h.engine, h.now, kafkatest.ReadAll(t, h.brokers, h.cfg.Topics.SegmentChanges), final)
 	t.Logf("%d customer segmentations verified", n)
+
+	// every complaint opened has its recovery event (once or more, same id)
+	var complaints int64
+	for _, e := range s.Expected {
+		complaints += e.Complaints
+	}
+	recoveries := map[string]events.Recovery{}
+	for _, m := range kafkatest.ReadAll(t, h.brokers, h.cfg.Topics.Recovery) {
+		var r events.Recovery
+		require.NoError(t, json.Unmarshal(m.Value, &r))
+		require.NotEmpty(t, r.Priority)
+		require.NotEmpty(t, r.ValueTier)
+		require.Equal(t, string(m.Key), r.CustomerID)
+		recoveries[r.ID] = r
+	}
+	require.Len(t, recoveries, int(complaints))
 
 	// every malformed message is dead-lettered with its reason
 	dlq := kafkatest.ReadAll(t, h.brokers, h.input()+h.cfg.Topics.DeadLetterSuffix)
