@@ -684,7 +684,7 @@ const (
 	numSlots
 )
 
-// stringSet collects the string fields of an event and materialises them
+// stringSet collects the string fields of an event and materializes them
 // with one allocation: one string holding them all, sliced. It holds tokens
 // by value and names destinations by slot, so that nothing on the decoder's
 // stack is pointed to from it and the scanned fields stay off the heap.

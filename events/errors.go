@@ -32,7 +32,7 @@ const (
 	ReasonKeyMismatch            Reason = "key_mismatch"             // the Kafka key differs from the customer id
 )
 
-// Reasons returns every Reason, for example to initialise metric label values.
+// Reasons returns every Reason, for example to initialize metric label values.
 func Reasons() []Reason {
 	return []Reason{
 		ReasonTooLarge, ReasonInvalidJSON, ReasonMissingField, ReasonDuplicateField,

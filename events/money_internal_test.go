@@ -48,7 +48,7 @@ func refMinor(v, rate string, minorUnits int) (int64, moneyResult) {
 func randDigits(r *rand.Rand, n int) string {
 	var b strings.Builder
 	for range n {
-		// Favour zeros so that leading/trailing zero handling is exercised.
+		// Favor zeros so that leading/trailing zero handling is exercised.
 		if r.IntN(3) == 0 {
 			b.WriteByte('0')
 		} else {

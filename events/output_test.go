@@ -138,7 +138,7 @@ func TestOutputJSONStrings(t *testing.T) {
 
 func TestOutputFloatsMatchEncodingJSON(t *testing.T) {
 	t.Parallel()
-	for _, f := range []float64{0, -0.0, 1, -1, 0.1, 1e-6, 9.99e-7, 1e-7, 123456789, 1e20, 1e21, 1.5e300, -2.5e-10, math.MaxFloat64, math.SmallestNonzeroFloat64} {
+	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1, 0.1, 1e-6, 9.99e-7, 1e-7, 123456789, 1e20, 1e21, 1.5e300, -2.5e-10, math.MaxFloat64, math.SmallestNonzeroFloat64} {
 		c := events.SegmentChange{Scores: []events.Score{{Name: "x", Value: f}}}
 		ref, err := json.Marshal(f)
 		require.NoError(t, err)

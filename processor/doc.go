@@ -52,7 +52,7 @@
 //
 // # Shutdown
 //
-// Cancelling Run's context ends the group generation: every worker finishes
+// Canceling Run's context ends the group generation: every worker finishes
 // the batch in flight (bounded by ShutdownTimeout), commits it and returns;
 // then the processor leaves the group.
 //

@@ -114,7 +114,7 @@ func (p *Processor) SetEnv(env scoring.Env) { p.env.Store(&env) }
 func (p *Processor) Ready() bool { return p.assigned.Load() > 0 }
 
 // Run joins the consumer group and processes assigned partitions until ctx
-// is cancelled. On cancellation it finishes the batches in flight (within
+// is canceled. On cancellation it finishes the batches in flight (within
 // ShutdownTimeout), commits them and leaves the group. It returns nil after
 // a clean shutdown.
 func (p *Processor) Run(ctx context.Context) error {
@@ -221,7 +221,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 }
 
-// committer serialises the offset commits of one generation's workers.
+// committer serializes the offset commits of one generation's workers.
 type committer struct {
 	mu  sync.Mutex
 	gen *kafka.Generation

@@ -28,7 +28,7 @@ func TestQuantileSegmentsAndWeightChange(t *testing.T) {
 	h.cfg.PopulationRefresh = 100 * time.Millisecond
 
 	// configuration A: default scoring (quantile mode) plus a target
-	// segmentation on a retention profile that favours recent buyers
+	// segmentation on a retention profile that favors recent buyers
 	withTarget := func(weight float64) scoring.Config {
 		cfg := scoring.DefaultConfig()
 		cfg.Profiles = append(cfg.Profiles, scoring.Profile{Name: "target", Weights: map[string]float64{"recency": weight}})

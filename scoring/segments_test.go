@@ -115,7 +115,7 @@ func TestBadRules(t *testing.T) {
 		when string
 		want []string
 	}{
-		{"typo", "r >= 4 && frquency > 2", []string{"unknown name frquency", "line 1, column 11"}},
+		{"typo", "r >= 4 && frquency > 2", []string{"unknown name frquency", "line 1, column 11"}}, //nolint:misspell // the typo under test
 		{"second line", "r >= 4 &&\n  monetery > 2", []string{"unknown name monetery", "line 2, column 3"}},
 		{"unknown profile", "score.retnetion > 50", []string{"unknown name score.retnetion"}},
 		{"later segmentation", `segment.later == "x"`, []string{"unknown name segment.later"}},

@@ -862,11 +862,15 @@ func probeRedis(ctx context.Context, st *state.Store, rdb redis.UniversalClient)
 	if len(ids) != 1 || ids[0] != id {
 		return fmt.Errorf("ZRANGE key -inf max BYSCORE LIMIT 0 n (Due): got %q, want the probe customer", ids)
 	}
-	if ids, err = st.Due(ctx, topic, 0, due.Add(-time.Second), 10); err != nil || len(ids) != 0 {
-		return fmt.Errorf("ZRANGE key -inf max BYSCORE LIMIT 0 n (Due before the due time): got %q, %v", ids, err)
+	if ids, err = st.Due(ctx, topic, 0, due.Add(-time.Second), 10); err != nil {
+		return fmt.Errorf("ZRANGE key -inf max BYSCORE LIMIT 0 n (Due before the due time): %w", err)
+	} else if len(ids) != 0 {
+		return fmt.Errorf("ZRANGE key -inf max BYSCORE LIMIT 0 n (Due before the due time): got %q", ids)
 	}
-	if n, err := st.DueBacklog(ctx, topic, 0, due); err != nil || n != 1 {
-		return fmt.Errorf("ZCOUNT (DueBacklog): got %d, %v", n, err)
+	if n, err := st.DueBacklog(ctx, topic, 0, due); err != nil {
+		return fmt.Errorf("ZCOUNT (DueBacklog): %w", err)
+	} else if n != 1 {
+		return fmt.Errorf("ZCOUNT (DueBacklog): got %d, want 1", n)
 	}
 	loaded, err := st.Load(ctx, []string{id, id + "-absent"})
 	if err != nil {
@@ -880,8 +884,10 @@ func probeRedis(ctx context.Context, st *state.Store, rdb redis.UniversalClient)
 	if err := st.RecordBatch(ctx, topic, 0, []state.Record{{CustomerID: id}}); err != nil {
 		return fmt.Errorf("ZREM (RecordBatch with no due time): %w", err)
 	}
-	if n, err := st.DueBacklog(ctx, topic, 0, due); err != nil || n != 0 {
-		return fmt.Errorf("ZREM (RecordBatch with no due time): %d customers still due, %v", n, err)
+	if n, err := st.DueBacklog(ctx, topic, 0, due); err != nil {
+		return fmt.Errorf("ZREM (RecordBatch with no due time): %w", err)
+	} else if n != 0 {
+		return fmt.Errorf("ZREM (RecordBatch with no due time): %d customers still due", n)
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ omitted):
          is the exact sum of amount, or of quantity * price. The "Online
          Retail" layouts (InvoiceNo/Invoice, StockCode, Description,
          Quantity, InvoiceDate, UnitPrice/Price, CustomerID/Customer ID,
-         Country) are recognised from the header: invoices whose number
+         Country) are recognized from the header: invoices whose number
          starts with C are cancellations and become refunds.
          Other layouts: name the columns with the --*-col flags (a header
          name or a 1-based column number); common names are found without.
@@ -47,7 +47,7 @@ omitted):
          "refund", and "id" to keep a producer's event id).
   cdnow  the CDNOW transaction log: whitespace separated customer id, date
          (YYYYMMDD), quantity, dollar amount (the 10 % sample's extra sample
-         id column is recognised and ignored).
+         id column is recognized and ignored).
 
 Amounts are parsed as exact decimals and summed as integers; a total with
 more decimal places than the currency's minor unit is rounded half away

@@ -34,7 +34,7 @@ type summary struct {
 	Items           int64
 }
 
-func summarise(res *loadResult) []summary {
+func summarize(res *loadResult) []summary {
 	out := make([]summary, len(res.Events))
 	for i, e := range res.Events {
 		p := e.Event.Purchase
@@ -91,7 +91,7 @@ func TestParseOnlineRetail(t *testing.T) {
 		{"17850", "536372", 1110, false, t0 + "09:01:00Z", 6},
 		{"14527", "536375", 1530, false, t0 + "09:32:00Z", 6},
 		{"14527", "C536379", 255, true, t0 + "09:41:00Z", 1},
-	}, summarise(res))
+	}, summarize(res))
 	require.Equal(t, 3, res.Bad)
 	bad := rejectedLines(res)
 	require.Len(t, bad, 3)
@@ -129,7 +129,7 @@ func TestParseOnlineRetailII(t *testing.T) {
 	require.Equal(t, []summary{
 		{"13085", "489434", 16440, false, "2009-12-01T07:45:00Z", 24},
 		{"16321", "C489449", 3540, true, "2009-12-01T10:33:00Z", 12},
-	}, summarise(res))
+	}, summarize(res))
 }
 
 func TestParseExactAmounts(t *testing.T) {
@@ -183,7 +183,7 @@ func TestParseColumnsByFlag(t *testing.T) {
 	require.Equal(t, []summary{
 		{"K-1", "A1", 1999, false, "2024-01-02T00:00:00Z", 1},
 		{"K-1", "A2", 500, false, "2024-01-03T00:00:00Z", 1},
-	}, summarise(res))
+	}, summarize(res))
 	bad := rejectedLines(res)
 	require.Contains(t, bad[4], `amount ""`)
 	require.Contains(t, bad[5], "5 fields, want 4")
@@ -206,7 +206,7 @@ func TestParseCDNOW(t *testing.T) {
 	res := parseString(t, "CDNOW_master.txt", master, loadOptions{})
 	require.Equal(t, "cdnow", res.Format)
 	require.Equal(t, 7, res.Rows)
-	s := summarise(res)
+	s := summarize(res)
 	for i := range s {
 		s[i].Order = ""
 	}

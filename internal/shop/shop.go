@@ -157,7 +157,7 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Profile is a customer's hidden behaviour, drawn when the shop is built.
+// Profile is a customer's hidden behavior, drawn when the shop is built.
 type Profile struct {
 	ID          string
 	Joined      time.Time // time of the first purchase

@@ -76,7 +76,7 @@ const maxLine = 1 << 20
 // ReadTransactions reads a transaction file in the given format. Times
 // without a zone are UTC.
 //
-// FormatCSV recognises these header names, case-insensitively, with
+// FormatCSV recognizes these header names, case-insensitively, with
 // spaces and dashes read as underscores (the first match wins):
 //
 //	customer: customer_id, customerid, customer, cust_id, client_id, user_id, id
@@ -194,7 +194,7 @@ func readCSV(r io.Reader) ([]Transaction, error) {
 	var txs []Transaction
 	for {
 		rec, err := cr.Read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return txs, nil
 		}
 		if err != nil {
