@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 )
 
 func writeFile(t *testing.T, text string) string {
@@ -82,4 +83,19 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, ":8080", cfg.HTTP.Addr)
 	require.NotEmpty(t, cfg.Scoring.Segmentations)
+}
+
+// TestShippedConfigsLoad: the configuration in the Kubernetes ConfigMap is
+// accepted by the loader (with the secrets the Deployment injects).
+func TestShippedConfigsLoad(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/kubernetes/configmap.yaml")
+	require.NoError(t, err)
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	require.NoError(t, yaml.Unmarshal(raw, &cm))
+	text, ok := cm.Data["clienting.yaml"]
+	require.True(t, ok, "the ConfigMap has no clienting.yaml")
+	_, err = loadConfig(writeFile(t, text), []string{"CLIENTING_REDIS_PASSWORD=x", "CLIENTING_SERVICE_HOST=10.0.0.1"}, nil)
+	require.NoError(t, err)
 }
