@@ -652,9 +652,9 @@ func (w *worker) sweep(ctx context.Context) error {
 		res := p.engine.Evaluate(c, *env, now)
 		w.transitions(pend, c, &res, cause, now, now)
 		pend.observe(&res)
-		if !pend.due.After(now) {
+		if !pend.due.IsZero() && !pend.due.After(now) {
 			// never leave a customer due in the past: that would sweep it
-			// on every tick
+			// on every tick (a zero due time removes it from the index)
 			pend.due = now.Add(p.cfg.SweepInterval)
 		}
 	}
