@@ -1,0 +1,137 @@
+// Command clienting-bench measures clienting against real Redis and Kafka
+// servers and prints one table: the ceilings of the servers, the end-to-end
+// throughput of the clienting binary, its latency at half that throughput,
+// Redis memory per customer, the processor's CPU and peak RSS, and the Go
+// micro-benchmarks of the hot path, each with its target.
+//
+// It is what `make bench` runs (scripts/bench.sh starts and stops the
+// servers). The phases, in order:
+//
+//  1. Build the clienting binary (go build into a temporary directory).
+//  2. Generate --events events of --customers customers with the simulated
+//     shop (internal/shop), shifted so that the last one happened an hour
+//     ago, and produce them to a fresh input topic before any clock starts.
+//  3. Kafka ceiling: read the input topic with no processing, one
+//     Client.Fetch loop per partition with the processor's fetch settings.
+//  4. Redis ceiling: apply the same events with state.Store.ApplyBatch in
+//     batches of the processor's batch size, one goroutine per partition,
+//     under a prefix of its own; and redis-benchmark's raw SET rate.
+//  5. End to end: run `clienting run` as a subprocess on the input topic
+//     with a fresh consumer group and Redis prefix, from its /readyz (the
+//     group joined and partitions assigned) to its committed offsets
+//     reaching the end of every partition. The model refit is off
+//     (model.refit=false) so that a run is repeatable: the refit at start
+//     would race with the first batches and fit a model or not. Without
+//     --with-model the run scores with the recency heuristic, as a fresh
+//     deployment does; with it, with a model fitted before the clock.
+//  6. Redis memory per customer (MEMORY USAGE of sampled customer hashes,
+//     and the INFO memory delta of the end-to-end run).
+//  7. Latency: publish new customers' first purchases at half the measured
+//     end-to-end rate; latency is the Kafka timestamp of each customer's
+//     first segment change (set by clienting's producer) minus that of its
+//     input event (set by this program): both clocks are this machine's.
+//  8. Go micro-benchmarks (go test -bench) of decode, score and encode.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "clienting-bench:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// options are the command line.
+type options struct {
+	events          int
+	customers       int
+	partitions      int
+	batchSize       int
+	latencyDuration time.Duration
+	skipMicro       bool
+	brokers         []string
+	redis           string
+	profileDir      string
+	keep            bool
+	seed            uint64
+	withModel       bool
+	latencyDump     string
+	kafkaPID        int
+}
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("clienting-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.IntVar(&o.events, "events", 1_000_000, "events to pre-produce and process end to end")
+	fs.IntVar(&o.customers, "customers", 100_000, "customers of the simulated shop")
+	fs.IntVar(&o.partitions, "partitions", 6, "partitions of the input topic (and concurrency of the ceilings)")
+	fs.IntVar(&o.batchSize, "batch-size", 1000, "processor.batch_size of the run, and the ApplyBatch size of the Redis ceiling")
+	fs.DurationVar(&o.latencyDuration, "latency-duration", 30*time.Second, "how long the latency phase publishes")
+	fs.BoolVar(&o.skipMicro, "skip-micro", false, "skip the Go micro-benchmarks")
+	brokers := fs.String("brokers", os.Getenv("CLIENTING_TEST_KAFKA_BROKERS"), "Kafka bootstrap `addresses`, comma separated (default: $CLIENTING_TEST_KAFKA_BROKERS)")
+	fs.StringVar(&o.redis, "redis", os.Getenv("CLIENTING_TEST_REDIS_ADDR"), "Redis `address` (default: $CLIENTING_TEST_REDIS_ADDR)")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "when set, save CPU and allocation profiles of the end-to-end run and clienting's log in this `directory`")
+	fs.BoolVar(&o.keep, "keep", false, "keep the topics and Redis keys of the run")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the simulated shop")
+	fs.StringVar(&o.latencyDump, "latency-dump", "", "write every latency sample (publish time in unix ms, latency in ms) to this `file`")
+	fs.IntVar(&o.kafkaPID, "kafka-pid", 0, "`pid` of the Kafka broker, to report its CPU time (scripts/bench.sh passes it)")
+	fs.BoolVar(&o.withModel, "with-model", false, "fit the churn and value model to the Redis ceiling's state and give it to the end-to-end run "+
+		"(default: no model, the recency heuristic, as on a fresh deployment before its first refit)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for b := range strings.SplitSeq(*brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			o.brokers = append(o.brokers, b)
+		}
+	}
+	switch {
+	case len(o.brokers) == 0:
+		return o, errors.New("--brokers: no Kafka address (start the servers with scripts/harness.sh up and eval its env)")
+	case o.redis == "":
+		return o, errors.New("--redis: no Redis address (start the servers with scripts/harness.sh up and eval its env)")
+	case o.events <= 0 || o.customers <= 0 || o.partitions <= 0 || o.batchSize <= 0:
+		return o, errors.New("--events, --customers, --partitions and --batch-size must be positive")
+	case o.latencyDuration <= 0:
+		return o, fmt.Errorf("--latency-duration: %s must be positive", o.latencyDuration)
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	b, err := newBench(ctx, o, stderr)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	res, err := b.run(ctx)
+	if res != nil {
+		res.print(stdout)
+	}
+	return err
+}
