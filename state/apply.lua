@@ -14,57 +14,191 @@
 --   c:    severity 1..4, opened (1) or resolved (0)
 --   k:    response (1 or 0)
 --
--- Returns {status, HGETALL}: status 0 applied, 1 redelivery (offset at or
--- below the watermark), 2 duplicate event id. Money is summed with HINCRBY,
--- which is exact 64-bit integer arithmetic in Redis, never in Lua numbers.
+-- Returns one string: the hash after the event as field "\n" value "\n" ...
+-- pairs (the ids value emptied: it is binary; pairs with an empty field are
+-- deleted buckets, to be skipped), then the status: 0 applied, 1 redelivery
+-- (offset at or below the watermark), 2 duplicate event id. No field name
+-- or value other than ids holds a newline (names and segments are validated
+-- identifiers, the rest are numbers).
+--
+-- The hash is read once (HGETALL) and written once (one HSET, and an HDEL
+-- when buckets leave the window): each redis.call costs more than the Lua
+-- around it. Sums are exact: in Lua numbers (doubles) while both operands
+-- are below 5e13 in magnitude, where doubles hold every integer; above, in
+-- decimal strings, failing like HINCRBY past the 64-bit range. A rolling-window bucket is one field, its
+-- start day, holding "count:money[:margin]".
 local k = KEYS[1]
-local wf = ARGV[1]
 local off = tonumber(ARGV[2])
 
-local w = redis.call('HGET', k, wf)
-if w and tonumber(w) >= off then
-  return {1, redis.call('HGETALL', k)}
+local flat = redis.call('HGETALL', k)
+local at = {} -- field -> index of its value in flat
+for i = 1, #flat, 2 do
+  at[flat[i]] = i + 1
+end
+
+local function reply(status)
+  local i = at['ids']
+  if i then flat[i] = '' end
+  flat[#flat + 1] = status
+  return table.concat(flat, '\n')
+end
+
+local function num(f)
+  local i = at[f]
+  if i then return tonumber(flat[i]) end
+end
+
+local w = num(ARGV[1])
+if w and w >= off then
+  return reply('1')
 end
 
 local id = ARGV[3]
-local mem = tonumber(ARGV[4])
-local ids = redis.call('HGET', k, 'ids') or ''
-for i = 1, #ids, 8 do
-  if string.sub(ids, i, i + 7) == id then
-    redis.call('HSET', k, wf, ARGV[2])
-    return {2, redis.call('HGETALL', k)}
+local ids = ''
+if at['ids'] then ids = flat[at['ids']] end
+local from = 1
+while true do
+  local s = string.find(ids, id, from, true)
+  if not s then break end
+  if s % 8 == 1 then
+    redis.call('HSET', k, ARGV[1], ARGV[2])
+    return reply('2')
   end
+  from = s + 1
 end
 ids = id .. ids
+local mem = tonumber(ARGV[4])
 if #ids > 8 * mem then
   ids = string.sub(ids, 1, 8 * mem)
 end
-redis.call('HSET', k, wf, ARGV[2], 'ids', ids)
+
+local hset = {k} -- HSET arguments: the key, then field, value pairs
+local function set(f, v)
+  local i = at[f]
+  if i then
+    flat[i] = v
+  else
+    local n = #flat
+    flat[n + 1] = f
+    flat[n + 2] = v
+    at[f] = n + 2
+  end
+  hset[#hset + 1] = f
+  hset[#hset + 1] = v
+end
+
+-- slowadd sums decimal integer strings exactly, for the rare operands of
+-- 5e13 or more: magnitudes as digit strings, the result checked against
+-- int64. Its helpers are made only when it runs.
+local function slowadd(x, y)
+  local function cmpmag(a, b)
+    if #a ~= #b then return #a < #b and -1 or 1 end
+    if a == b then return 0 end
+    return a < b and -1 or 1
+  end
+
+  local function digits(t)
+    local i = #t
+    while i > 1 and t[i] == 0 do i = i - 1 end
+    local s = {}
+    for j = i, 1, -1 do s[#s + 1] = t[j] end
+    return table.concat(s)
+  end
+
+  local function addmag(a, b)
+    local t, carry = {}, 0
+    local i, j = #a, #b
+    while i > 0 or j > 0 or carry > 0 do
+      local d = carry
+      if i > 0 then d = d + string.byte(a, i) - 48 end
+      if j > 0 then d = d + string.byte(b, j) - 48 end
+      t[#t + 1] = d % 10
+      carry = math.floor(d / 10)
+      i, j = i - 1, j - 1
+    end
+    return digits(t)
+  end
+
+  local function submag(a, b) -- a >= b
+    local t, borrow = {}, 0
+    local i, j = #a, #b
+    while i > 0 do
+      local d = string.byte(a, i) - 48 - borrow
+      if j > 0 then d = d - (string.byte(b, j) - 48) end
+      if d < 0 then d, borrow = d + 10, 1 else borrow = 0 end
+      t[#t + 1] = d
+      i, j = i - 1, j - 1
+    end
+    return digits(t)
+  end
+
+  local function bigadd(a, b)
+    local na, nb = string.sub(a, 1, 1) == '-', string.sub(b, 1, 1) == '-'
+    local ma = na and string.sub(a, 2) or a
+    local mb = nb and string.sub(b, 2) or b
+    local neg, mag
+    if na == nb then
+      neg, mag = na, addmag(ma, mb)
+    else
+      local c = cmpmag(ma, mb)
+      if c == 0 then return '0' end
+      if c > 0 then neg, mag = na, submag(ma, mb) else neg, mag = nb, submag(mb, ma) end
+    end
+    if cmpmag(mag, neg and '9223372036854775808' or '9223372036854775807') > 0 then
+      error({err = 'ERR increment or decrement would overflow'})
+    end
+    if neg then return '-' .. mag end
+    return mag
+  end
+
+  return bigadd(x, y)
+end
+
+local fmt = string.format
+local function add(a, d)
+  local x, y = tonumber(a), tonumber(d)
+  if x > -5e13 and x < 5e13 and y > -5e13 and y < 5e13 then
+    -- %d (a C long) prints every digit and is cheaper than tostring
+    return fmt('%d', x + y)
+  end
+  return slowadd(a, d)
+end
+
+local function incr(f, d)
+  local i = at[f]
+  set(f, add(i and flat[i] or '0', d))
+end
+
+local function neg(v)
+  if string.sub(v, 1, 1) == '-' then return string.sub(v, 2) end
+  return '-' .. v
+end
+
+set(ARGV[1], ARGV[2])
+set('ids', ids)
 
 local typ = ARGV[5]
-local t = tonumber(ARGV[6])
+local ts = ARGV[6]
+local t = tonumber(ts)
 
-local function setmin(f, v)
-  local cur = redis.call('HGET', k, f)
-  if not cur or v < tonumber(cur) then
-    redis.call('HSET', k, f, v)
+local function setmin(f)
+  local cur = num(f)
+  if not cur or t < cur then set(f, ts) end
+end
+
+local function setmax(f)
+  local cur = num(f)
+  if not cur or t > cur then
+    set(f, ts)
     return true
   end
   return false
 end
 
-local function setmax(f, v)
-  local cur = redis.call('HGET', k, f)
-  if not cur or v > tonumber(cur) then
-    redis.call('HSET', k, f, v)
-    return true, cur
-  end
-  return false, cur
-end
+setmin('fs')
+setmax('le')
 
-setmin('fs', t)
-setmax('le', t)
-
+local hdel = nil
 if typ == 'p' or typ == 'r' then
   local amt = ARGV[9]
   local mg = ARGV[10]
@@ -73,65 +207,85 @@ if typ == 'p' or typ == 'r' then
   local day = math.floor(t / 86400)
   local bucket = math.floor(day / bd) * bd
   -- the latest day this customer has seen decides what has left the window
-  local latest = math.floor(tonumber(redis.call('HGET', k, 'le')) / 86400)
-  local inwin = bucket + bd > latest - wd
+  local latest = math.floor(num('le') / 86400)
+  local dc, dv, dg
   if typ == 'p' then
-    redis.call('HINCRBY', k, 'n', 1)
-    redis.call('HINCRBY', k, 'm', amt)
-    if mg ~= '0' then redis.call('HINCRBY', k, 'mg', mg) end
+    incr('n', '1')
+    incr('m', amt)
+    if mg ~= '0' then incr('mg', mg) end
     -- a sale on a day already counted (that of the earliest or latest sale)
     -- is not a new purchase day; exact for in-order streams
-    local lp = redis.call('HGET', k, 'lp')
-    local fp = redis.call('HGET', k, 'fp')
+    local lp, fp = num('lp'), num('fp')
     local newday = true
-    if lp and math.floor(tonumber(lp) / 86400) == day then newday = false end
-    if fp and math.floor(tonumber(fp) / 86400) == day then newday = false end
-    if newday then redis.call('HINCRBY', k, 'pd', 1) end
-    setmin('fp', t)
-    local later = setmax('lp', t)
-    if later then redis.call('HSET', k, 'kc', 0) end
-    if inwin then
-      redis.call('HINCRBY', k, 'b' .. bucket, 1)
-      redis.call('HINCRBY', k, 'v' .. bucket, amt)
-      if mg ~= '0' then redis.call('HINCRBY', k, 'g' .. bucket, mg) end
-    end
+    if lp and math.floor(lp / 86400) == day then newday = false end
+    if fp and math.floor(fp / 86400) == day then newday = false end
+    if newday then incr('pd', '1') end
+    setmin('fp')
+    if setmax('lp') then set('kc', '0') end
+    dc, dv, dg = '1', amt, mg
   else
-    redis.call('HINCRBY', k, 'rf', 1)
-    redis.call('HINCRBY', k, 'rm', amt)
-    redis.call('HINCRBY', k, 'm', '-' .. amt)
-    if mg ~= '0' then redis.call('HINCRBY', k, 'mg', -tonumber(mg)) end
-    if inwin then
-      redis.call('HINCRBY', k, 'v' .. bucket, '-' .. amt)
-      if mg ~= '0' then redis.call('HINCRBY', k, 'g' .. bucket, -tonumber(mg)) end
+    incr('rf', '1')
+    incr('rm', amt)
+    incr('m', '-' .. amt)
+    if mg ~= '0' then
+      mg = neg(mg)
+      incr('mg', mg)
     end
+    dc, dv, dg = '0', '-' .. amt, mg
   end
-  -- drop buckets that left the window; their count is bounded by wd/bd+1
-  local fields = redis.call('HKEYS', k)
-  for _, f in ipairs(fields) do
-    local c = string.sub(f, 1, 1)
-    if (c == 'b' or c == 'v' or c == 'g') and #f > 1 then
-      local b = tonumber(string.sub(f, 2))
-      if b and b + bd <= latest - wd then
-        redis.call('HDEL', k, f)
+  if bucket + bd > latest - wd then
+    local f = fmt('%d', bucket)
+    local i = at[f]
+    local c, v, g = '0', '0', '0'
+    if i then
+      c, v, g = string.match(flat[i], '^([^:]*):([^:]*):?(.*)$')
+      if g == '' then g = '0' end
+    end
+    c, v = add(c, dc), add(v, dv)
+    if dg ~= '0' then g = add(g, dg) end
+    if g == '0' then set(f, c .. ':' .. v) else set(f, c .. ':' .. v .. ':' .. g) end
+    if not i then
+      -- a new bucket: drop those that left the window, so a customer holds
+      -- at most wd/bd+2 buckets (bucket fields are the names starting with
+      -- a digit; b<D>, v<D>, g<D> are those of hashes written before
+      -- buckets were packed into one field)
+      local cut = latest - wd
+      for j = 1, #flat, 2 do
+        local b = flat[j]
+        local d = nil
+        if b < ':' then
+          if b ~= '' then d = tonumber(b) end
+        elseif #b > 1 then
+          local c1 = string.byte(b)
+          if c1 == 98 or c1 == 103 or c1 == 118 then d = tonumber(string.sub(b, 2)) end
+        end
+        if d and d + bd <= cut then
+          hdel = hdel or {k}
+          hdel[#hdel + 1] = b
+          flat[j], flat[j + 1] = '', ''
+          at[b] = nil
+        end
       end
     end
   end
 elseif typ == 'c' then
-  local sev = ARGV[9]
+  local f = 'c' .. ARGV[9]
   if ARGV[10] == '1' then
-    redis.call('HINCRBY', k, 'ct', 1)
-    redis.call('HINCRBY', k, 'c' .. sev, 1)
-    setmax('lc', t)
+    incr('ct', '1')
+    incr(f, '1')
+    setmax('lc')
   else
-    local open = tonumber(redis.call('HGET', k, 'c' .. sev) or '0')
-    if open > 0 then redis.call('HINCRBY', k, 'c' .. sev, -1) end
+    local open = num(f)
+    if open and open > 0 then incr(f, '-1') end
   end
 elseif typ == 'k' then
-  redis.call('HINCRBY', k, 'k', 1)
-  local lp = redis.call('HGET', k, 'lp')
-  if not lp or t > tonumber(lp) then redis.call('HINCRBY', k, 'kc', 1) end
-  if ARGV[9] == '1' then redis.call('HINCRBY', k, 'kr', 1) end
-  setmax('lk', t)
+  incr('k', '1')
+  local lp = num('lp')
+  if not lp or t > lp then incr('kc', '1') end
+  if ARGV[9] == '1' then incr('kr', '1') end
+  setmax('lk')
 end
 
-return {0, redis.call('HGETALL', k)}
+redis.call('HSET', unpack(hset))
+if hdel then redis.call('HDEL', unpack(hdel)) end
+return reply('0')

@@ -1,8 +1,9 @@
 package state
 
 import (
+	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,105 +15,188 @@ import (
 // segmentation (and the churn level under scoring.ChurnKey).
 const publishedPrefix = "p:"
 
+var errReply = errors.New("malformed reply of the apply script")
+
 // decodeCustomer fills c from a flat HGETALL reply (field, value, ...).
-func decodeCustomer(id string, reply any, c *scoring.Customer, bucketDays int) error {
+func decodeCustomer(id string, reply any, c *scoring.Customer, _ int) error {
 	flat, ok := reply.([]any)
 	if !ok {
 		return fmt.Errorf("state: customer %q: reply is %T, want an array", id, reply)
 	}
 	*c = scoring.Customer{ID: id}
-	buckets := map[int64]*scoring.Bucket{}
-	bucket := func(day int64) *scoring.Bucket {
-		b := buckets[day]
-		if b == nil {
-			b = &scoring.Bucket{Day: day}
-			buckets[day] = b
-		}
-		return b
-	}
 	for i := 0; i+1 < len(flat); i += 2 {
 		f, _ := flat[i].(string)
 		v, _ := flat[i+1].(string)
-		if f == "" {
-			continue
-		}
-		if strings.HasPrefix(f, publishedPrefix) {
-			if c.Published == nil {
-				c.Published = make(map[string]string, 4)
-			}
-			c.Published[f[len(publishedPrefix):]] = v
-			continue
-		}
-		switch f {
-		case "ids":
-			continue
-		case "fs":
-			c.FirstSeen = unix(v)
-		case "le":
-			c.LastEvent = unix(v)
-		case "fp":
-			c.FirstPurchase = unix(v)
-		case "lp":
-			c.LastPurchase = unix(v)
-		case "lc":
-			c.LastComplaint = unix(v)
-		case "lk":
-			c.LastContact = unix(v)
-		case "n":
-			c.Purchases = integer(v)
-		case "pd":
-			c.PurchaseDays = integer(v)
-		case "m":
-			c.Money = integer(v)
-		case "mg":
-			c.Margin = integer(v)
-		case "rf":
-			c.Refunds = integer(v)
-		case "rm":
-			c.RefundMoney = integer(v)
-		case "ct":
-			c.Complaints = integer(v)
-		case "c1", "c2", "c3", "c4":
-			c.OpenBySeverity[f[1]-'0'] = integer(v)
-		case "k":
-			c.Contacts = integer(v)
-		case "kc":
-			c.ContactsSinceLastPurchase = integer(v)
-		case "kr":
-			c.Responses = integer(v)
-		case "seq":
-			c.Seq = integer(v)
-		default:
-			if err := decodeExtra(c, f, v); err != nil {
-				return fmt.Errorf("state: customer %q: field %q: %w", id, f, err)
-			}
-			switch f[0] {
-			case 'b', 'v', 'g':
-				day, err := strconv.ParseInt(f[1:], 10, 64)
-				if err != nil {
-					continue
-				}
-				b := bucket(day)
-				switch f[0] {
-				case 'b':
-					b.Count = integer(v)
-				case 'v':
-					b.Money = integer(v)
-				case 'g':
-					b.Margin = integer(v)
-				}
-			}
+		if err := decodeField(c, f, v); err != nil {
+			return fmt.Errorf("state: customer %q: field %q: %w", id, f, err)
 		}
 	}
-	if len(buckets) > 0 {
-		c.Window = make([]scoring.Bucket, 0, len(buckets))
-		for _, b := range buckets {
-			c.Window = append(c.Window, *b)
-		}
-		sort.Slice(c.Window, func(i, j int) bool { return c.Window[i].Day < c.Window[j].Day })
-	}
-	_ = bucketDays
+	sortWindow(c)
 	return nil
+}
+
+// decodeApplied fills c from the apply script's reply: field "\n" value
+// pairs, then the status. c's Window and Published keep their memory (c
+// must not share them with another customer). The strings of c (published
+// segments) share the reply's memory.
+func decodeApplied(id, reply string, c *scoring.Customer) (Outcome, error) {
+	body, status := "", reply
+	if i := strings.LastIndexByte(reply, '\n'); i >= 0 {
+		body, status = reply[:i], reply[i+1:]
+	}
+	var out Outcome
+	switch status {
+	case "0":
+		out = Applied
+	case "1":
+		out = Redelivery
+	case "2":
+		out = Duplicate
+	default:
+		return 0, fmt.Errorf("%w: status %q", errReply, status)
+	}
+	published := c.Published
+	clear(published)
+	*c = scoring.Customer{ID: id, Window: c.Window[:0], Published: published}
+	for body != "" {
+		f, rest, ok := strings.Cut(body, "\n")
+		if !ok {
+			return 0, fmt.Errorf("%w: field %q has no value", errReply, f)
+		}
+		v, next, _ := strings.Cut(rest, "\n")
+		body = next
+		if err := decodeField(c, f, v); err != nil {
+			return 0, fmt.Errorf("state: customer %q: field %q: %w", id, f, err)
+		}
+	}
+	sortWindow(c)
+	return out, nil
+}
+
+// decodeField sets the part of c that hash field f with value v holds.
+// Unknown fields (watermarks, ids) are ignored.
+func decodeField(c *scoring.Customer, f, v string) error {
+	if f == "" {
+		return nil // a deleted bucket in the apply script's reply
+	}
+	if f[0] >= '0' && f[0] <= '9' {
+		return decodeBucket(c, f, v)
+	}
+	if strings.HasPrefix(f, publishedPrefix) {
+		if c.Published == nil {
+			c.Published = make(map[string]string, 5)
+		}
+		c.Published[f[len(publishedPrefix):]] = v
+		return nil
+	}
+	switch f {
+	case "fs":
+		c.FirstSeen = unix(v)
+	case "le":
+		c.LastEvent = unix(v)
+	case "fp":
+		c.FirstPurchase = unix(v)
+	case "lp":
+		c.LastPurchase = unix(v)
+	case "lc":
+		c.LastComplaint = unix(v)
+	case "lk":
+		c.LastContact = unix(v)
+	case "n":
+		c.Purchases = integer(v)
+	case "pd":
+		c.PurchaseDays = integer(v)
+	case "m":
+		c.Money = integer(v)
+	case "mg":
+		c.Margin = integer(v)
+	case "rf":
+		c.Refunds = integer(v)
+	case "rm":
+		c.RefundMoney = integer(v)
+	case "ct":
+		c.Complaints = integer(v)
+	case "c1", "c2", "c3", "c4":
+		c.OpenBySeverity[f[1]-'0'] = integer(v)
+	case "k":
+		c.Contacts = integer(v)
+	case "kc":
+		c.ContactsSinceLastPurchase = integer(v)
+	case "kr":
+		c.Responses = integer(v)
+	case "seq":
+		c.Seq = integer(v)
+	default:
+		if err := decodeExtra(c, f, v); err != nil {
+			return err
+		}
+		decodeLegacyBucket(c, f, v)
+	}
+	return nil
+}
+
+// decodeBucket decodes a rolling-window bucket: field <day>, value
+// count:money[:margin].
+func decodeBucket(c *scoring.Customer, f, v string) error {
+	day, err := strconv.ParseInt(f, 10, 64)
+	if err != nil {
+		return err
+	}
+	count, rest, ok1 := strings.Cut(v, ":")
+	money, margin, _ := strings.Cut(rest, ":")
+	if !ok1 {
+		return fmt.Errorf("bucket %q: want count:money[:margin]", v)
+	}
+	b := bucket(c, day)
+	b.Count += integer(count)
+	b.Money += integer(money)
+	b.Margin += integer(margin)
+	return nil
+}
+
+// decodeLegacyBucket decodes the bucket fields of hashes written before
+// buckets were packed into one field: b<day>, v<day>, g<day> (sales, net
+// money, net margin).
+func decodeLegacyBucket(c *scoring.Customer, f, v string) {
+	if len(f) < 2 || (f[0] != 'b' && f[0] != 'v' && f[0] != 'g') {
+		return
+	}
+	day, err := strconv.ParseInt(f[1:], 10, 64)
+	if err != nil {
+		return
+	}
+	b := bucket(c, day)
+	switch f[0] {
+	case 'b':
+		b.Count += integer(v)
+	case 'v':
+		b.Money += integer(v)
+	case 'g':
+		b.Margin += integer(v)
+	}
+}
+
+// bucket returns c's window bucket of day, appending it when missing.
+func bucket(c *scoring.Customer, day int64) *scoring.Bucket {
+	for i := range c.Window {
+		if c.Window[i].Day == day {
+			return &c.Window[i]
+		}
+	}
+	c.Window = append(c.Window, scoring.Bucket{Day: day})
+	return &c.Window[len(c.Window)-1]
+}
+
+func sortWindow(c *scoring.Customer) {
+	slices.SortFunc(c.Window, func(a, b scoring.Bucket) int {
+		switch {
+		case a.Day < b.Day:
+			return -1
+		case a.Day > b.Day:
+			return 1
+		}
+		return 0
+	})
 }
 
 func unix(v string) time.Time {

@@ -16,8 +16,10 @@
 //	n, pd         lifetime sales and distinct sale days
 //	m, mg         lifetime net money and net margin (refunds subtracted)
 //	rf, rm        lifetime refunds and refunded money
-//	b<D> v<D> g<D> rolling-window bucket starting on day D (days since
-//	              1970-01-01): sales, net money, net margin
+//	<D>           rolling-window bucket starting on day D (days since
+//	              1970-01-01, the only field names that start with a
+//	              digit): "sales:net money[:net margin]", the margin left
+//	              out when zero
 //	ct, c1..c4    complaints opened; open complaints by severity
 //	lc, lk        latest complaint and contact time
 //	k, kc, kr     contacts, contacts since the latest sale, responses
@@ -26,6 +28,16 @@
 //	p:<name>      last published segment of segmentation name (p:churn:
 //	              churn-risk level)
 //	seq           transitions published for the customer
+//	sc, cb        scores and population contribution of the last
+//	              evaluation
+//
+// Every field name is short and every value at most 64 bytes (a bucket's
+// three 64-bit numbers take at most 61), so that a customer's hash stays
+// a listpack under Redis's default hash-max-listpack-value, and a customer
+// holds at most WindowDays/BucketDays+2 buckets. Hashes written before
+// buckets were packed (b<D>, v<D>, g<D>: sales, net money, net margin)
+// still decode and are deleted like packed ones once they leave the window;
+// the script no longer updates them.
 //
 // # Exactly once
 //
@@ -39,12 +51,28 @@
 // and catches duplicates sent close together, which is how producer retries
 // duplicate.
 //
-// Money is summed with HINCRBY (exact 64-bit integers), never with Lua
-// numbers. Buckets that leave the rolling window (judged against the
-// customer's latest event time) are deleted by the script, so a customer
-// holds at most WindowDays/BucketDays+1 buckets.
+// Money is summed exactly: the script adds in Lua numbers while both
+// operands are below 5e13 in magnitude, where doubles hold every integer,
+// and in decimal strings above, failing as HINCRBY does past the 64-bit
+// range (and writing nothing then). When a purchase opens a new bucket, the
+// buckets that left the rolling window (judged against the customer's
+// latest event time) are deleted.
+//
+// # Cost
+//
+// The script reads the hash once (HGETALL) and writes it once (one HSET,
+// and an HDEL when buckets leave the window): in Redis, each redis.call
+// and each string crossing into Lua costs more than the arithmetic around
+// it. It returns the state after the event as one string (fields and
+// values separated by newlines, then the outcome), which ApplyBatch
+// decodes without an allocation per field.
 //
 // A batch of events is applied with one pipelined round trip (EVALSHA per
-// event); after a Redis restart forgets the script it is loaded again and
-// the batch replayed, which the watermark makes harmless.
+// event), its arguments built in one buffer; after a Redis restart forgets
+// the script it is loaded again and the batch replayed, which the
+// watermark makes harmless. RecordBatch writes a batch's records in one
+// round trip too: one HSET per customer, and per partition key one command
+// for the whole batch (the outbox, the population and segment counts summed
+// over the batch, the due index); RecordAndClear clears the previous
+// batch's published outbox entries in the same round trip.
 package state

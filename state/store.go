@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -19,7 +20,10 @@ import (
 //go:embed apply.lua
 var applySource string
 
-var applyScript = redis.NewScript(applySource)
+var (
+	applyScript = redis.NewScript(applySource)
+	applySHA    = applyScript.Hash()
+)
 
 // ErrUnavailable wraps every error of a call to Redis: the caller retries
 // with backoff and does not commit past the batch.
@@ -75,6 +79,9 @@ func (c *Config) Validate() error {
 type Store struct {
 	rdb redis.UniversalClient
 	cfg Config
+
+	// the constant arguments of the apply script, formatted once
+	idMemory, bucketDays, windowDays string
 }
 
 // New returns a Store on rdb. It does not talk to Redis.
@@ -82,7 +89,11 @@ func New(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Store{rdb: rdb, cfg: cfg}, nil
+	return &Store{rdb: rdb, cfg: cfg,
+		idMemory:   strconv.Itoa(cfg.IDMemory),
+		bucketDays: strconv.Itoa(cfg.BucketDays),
+		windowDays: strconv.Itoa(cfg.WindowDays),
+	}, nil
 }
 
 // Config returns the store's configuration with defaults applied.
@@ -147,47 +158,55 @@ type Result struct {
 // fills out (resized to len(batch)) with each event's outcome and the
 // customer state right after it. Applying the same batch again is harmless:
 // the per-customer watermark and id memory make it a no-op.
+//
+// The results reuse the memory of out's previous contents (the customers'
+// Window and Published): pass the previous batch's results back in once
+// they are no longer used, and do not share those between results.
 func (s *Store) ApplyBatch(ctx context.Context, batch []Apply, out []Result) ([]Result, error) {
-	out = out[:0]
 	if len(batch) == 0 {
-		return out, nil
+		return out[:0], nil
 	}
-	run := func() ([]redis.Cmder, error) {
-		return s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i := range batch {
-				keys, args := s.applyArgs(&batch[i])
-				applyScript.EvalSha(ctx, p, keys, args...)
+	sc := applyScratchPool.Get().(*applyScratch)
+	defer sc.release()
+	args := s.applyArgs(sc, batch)
+	run := func() ([]*redis.StringCmd, error) {
+		cmds := sc.cmds[:0]
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, a := range args {
+				c := redis.NewStringCmd(ctx, a...)
+				cmds = append(cmds, c)
+				_ = p.Process(ctx, c)
 			}
 			return nil
 		})
+		sc.cmds = cmds
+		return cmds, err
 	}
 	cmds, err := run()
 	if err != nil && isNoScript(err) {
 		// Redis forgot the script (restart or SCRIPT FLUSH): load it and
 		// replay the whole batch, which the watermark makes safe.
 		if lerr := applyScript.Load(ctx, s.rdb).Err(); lerr != nil {
-			return out, fmt.Errorf("%w: load apply script: %w", ErrUnavailable, lerr)
+			return out[:0], fmt.Errorf("%w: load apply script: %w", ErrUnavailable, lerr)
 		}
 		cmds, err = run()
 	}
 	if err != nil {
-		return out, fmt.Errorf("%w: apply batch of %d: %w", ErrUnavailable, len(batch), err)
+		return out[:0], fmt.Errorf("%w: apply batch of %d: %w", ErrUnavailable, len(batch), err)
 	}
+	if cap(out) < len(batch) {
+		out = append(out[:cap(out)], make([]Result, len(batch)-cap(out))...)
+	}
+	out = out[:len(batch)]
 	for i, c := range cmds {
-		vals, err := c.(*redis.Cmd).Slice()
+		reply, err := c.Result()
 		if err != nil {
-			return out, fmt.Errorf("%w: apply event %s: %w", ErrUnavailable, batch[i].Event.ID, err)
+			return out[:0], fmt.Errorf("%w: apply event %s: %w", ErrUnavailable, batch[i].Event.ID, err)
 		}
-		if len(vals) != 2 {
-			return out, fmt.Errorf("state: apply event %s: unexpected reply of %d values", batch[i].Event.ID, len(vals))
+		r := &out[i]
+		if r.Outcome, err = decodeApplied(batch[i].Event.CustomerID, reply, &r.Customer); err != nil {
+			return out[:0], fmt.Errorf("state: apply event %s: %w", batch[i].Event.ID, err)
 		}
-		st, _ := vals[0].(int64)
-		var r Result
-		r.Outcome = Outcome(st)
-		if err := decodeCustomer(batch[i].Event.CustomerID, vals[1], &r.Customer, s.cfg.BucketDays); err != nil {
-			return out, fmt.Errorf("state: apply event %s: %w", batch[i].Event.ID, err)
-		}
-		out = append(out, r)
 	}
 	return out, nil
 }
@@ -198,12 +217,16 @@ func isNoScript(err error) bool {
 
 // EventIDHash is the 8-byte hash of an event id kept in the id memory.
 func EventIDHash(id string) string {
-	var b [8]byte
+	b := appendEventIDHash(make([]byte, 0, 8), id)
+	return string(b)
+}
+
+func appendEventIDHash(dst []byte, id string) []byte {
 	h := xxhash.Sum64String(id)
-	for i := range b {
-		b[i] = byte(h >> (56 - 8*i))
+	for i := range 8 {
+		dst = append(dst, byte(h>>(56-8*i)))
 	}
-	return string(b[:])
+	return dst
 }
 
 // WatermarkField is the hash field holding the last applied offset of a
@@ -212,42 +235,142 @@ func WatermarkField(topic string, partition int) string {
 	return "o:" + topic + ":" + strconv.Itoa(partition)
 }
 
-func (s *Store) applyArgs(a *Apply) ([]string, []any) {
-	e := a.Event
-	args := make([]any, 0, 10)
-	args = append(args,
-		WatermarkField(a.Topic, a.Partition),
-		a.Offset,
-		EventIDHash(e.ID),
-		s.cfg.IDMemory,
-		"",
-		e.Time.Unix(),
-		s.cfg.BucketDays,
-		s.cfg.WindowDays,
+// applyArgsPerEvent bounds the arguments of one EVALSHA: the command, the
+// script, the key count, the key and up to ten script arguments.
+const applyArgsPerEvent = 14
+
+// applyScratch holds the buffers ApplyBatch builds its commands in, reused
+// through applyScratchPool.
+type applyScratch struct {
+	buf   []byte
+	ends  []int
+	strs  []string
+	slots []any
+	args  [][]any
+	cmds  []*redis.StringCmd
+}
+
+var applyScratchPool = sync.Pool{New: func() any { return new(applyScratch) }}
+
+// release clears what points into the batch and returns sc to the pool.
+func (sc *applyScratch) release() {
+	clear(sc.strs)
+	clear(sc.slots)
+	clear(sc.args)
+	clear(sc.cmds)
+	applyScratchPool.Put(sc)
+}
+
+// applyArgs builds the EVALSHA commands of a batch in sc. The strings of
+// all events (keys, id hashes, numbers) are written into one buffer that
+// becomes one string, and the commands point into it: a batch costs one
+// allocation for its strings, not a dozen per event.
+func (s *Store) applyArgs(sc *applyScratch, batch []Apply) [][]any {
+	const (
+		strKey = iota
+		strWatermark
+		strOffset
+		strID
+		strTime
+		strArg9
+		strArg10
+		strsPerEvent
 	)
-	switch e.Type {
-	case events.TypePurchase:
-		args[4] = "p"
-		if e.Purchase.Refund {
-			args[4] = "r"
+	buf := sc.buf[:0]
+	ends := sc.ends[:0]
+	var lastTopic string
+	lastPartition := -1
+	var wm []byte
+	for i := range batch {
+		a := &batch[i]
+		e := a.Event
+		buf = append(buf, s.cfg.Prefix...)
+		buf = append(buf, ":c:{"...)
+		buf = append(buf, e.CustomerID...)
+		buf = append(buf, '}')
+		ends = append(ends, len(buf))
+		if a.Topic != lastTopic || a.Partition != lastPartition {
+			lastTopic, lastPartition = a.Topic, a.Partition
+			wm = append(wm[:0], "o:"...)
+			wm = append(wm, a.Topic...)
+			wm = append(wm, ':')
+			wm = strconv.AppendInt(wm, int64(a.Partition), 10)
 		}
-		args = append(args, e.Purchase.Amount, e.Purchase.Margin)
-	case events.TypeComplaint:
-		args[4] = "c"
-		opened := 1
-		if e.Complaint.Resolved {
-			opened = 0
+		buf = append(buf, wm...)
+		ends = append(ends, len(buf))
+		buf = strconv.AppendInt(buf, a.Offset, 10)
+		ends = append(ends, len(buf))
+		buf = appendEventIDHash(buf, e.ID)
+		ends = append(ends, len(buf))
+		buf = strconv.AppendInt(buf, e.Time.Unix(), 10)
+		ends = append(ends, len(buf))
+		switch e.Type {
+		case events.TypePurchase:
+			buf = strconv.AppendInt(buf, e.Purchase.Amount, 10)
+			ends = append(ends, len(buf))
+			buf = strconv.AppendInt(buf, e.Purchase.Margin, 10)
+		case events.TypeComplaint:
+			buf = strconv.AppendInt(buf, int64(e.Complaint.Severity), 10)
+			ends = append(ends, len(buf))
+			buf = append(buf, boolDigit(!e.Complaint.Resolved))
+		case events.TypeContact:
+			buf = append(buf, boolDigit(a.Response))
+			ends = append(ends, len(buf))
+		default:
+			ends = append(ends, len(buf))
 		}
-		args = append(args, int(e.Complaint.Severity), opened)
-	case events.TypeContact:
-		args[4] = "k"
-		resp := 0
-		if a.Response {
-			resp = 1
-		}
-		args = append(args, resp)
+		ends = append(ends, len(buf))
 	}
-	return []string{s.CustomerKey(e.CustomerID)}, args
+	all := string(buf)
+	sc.buf, sc.ends = buf, ends
+	strs := grow(sc.strs, len(ends))
+	from := 0
+	for i, end := range ends {
+		strs[i] = all[from:end]
+		from = end
+	}
+	slots := grow(sc.slots, len(batch)*applyArgsPerEvent)
+	out := grow(sc.args, len(batch))
+	sc.strs, sc.slots, sc.args = strs, slots, out
+	for i := range batch {
+		e := batch[i].Event
+		str := strs[i*strsPerEvent : (i+1)*strsPerEvent]
+		a := slots[i*applyArgsPerEvent : i*applyArgsPerEvent : (i+1)*applyArgsPerEvent]
+		a = append(a, "evalsha", &applySHA, "1", &str[strKey],
+			&str[strWatermark], &str[strOffset], &str[strID], &s.idMemory, "", &str[strTime], &s.bucketDays, &s.windowDays)
+		const typ = 8 // index of ARGV[5], the event type
+		switch e.Type {
+		case events.TypePurchase:
+			a[typ] = "p"
+			if e.Purchase.Refund {
+				a[typ] = "r"
+			}
+			a = append(a, &str[strArg9], &str[strArg10])
+		case events.TypeComplaint:
+			a[typ] = "c"
+			a = append(a, &str[strArg9], &str[strArg10])
+		case events.TypeContact:
+			a[typ] = "k"
+			a = append(a, &str[strArg9])
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// grow returns s resized to n, reusing its capacity.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+func boolDigit(b bool) byte {
+	if b {
+		return '1'
+	}
+	return '0'
 }
 
 // Load reads customers' states in one pipelined round trip. A customer
@@ -326,23 +449,79 @@ func (s *Store) DueKey(topic string, partition int) string {
 // crash in the middle of a batch can leave the population counts off by
 // the customers of that batch; the counts only shape quantile scores and
 // reports, never a customer's own state.
+//
+// The partition's keys are written with one command each for the whole
+// batch (the outbox first, the histogram and segment counts summed over the
+// batch, the due index in one ZADD and one ZREM), the customers' hashes
+// with one HSET each. With several records of one customer the last one
+// decides its outbox entry and due time.
 func (s *Store) RecordBatch(ctx context.Context, topic string, partition int, recs []Record) error {
-	if len(recs) == 0 {
+	return s.RecordAndClear(ctx, topic, partition, nil, recs)
+}
+
+// RecordAndClear is ClearOutbox(published) followed by RecordBatch(recs),
+// in one round trip: the processor clears the outbox entries of the
+// customers whose messages it published after the previous batch with the
+// record of the next one. A customer in both has its old entry replaced.
+func (s *Store) RecordAndClear(ctx context.Context, topic string, partition int, published []string, recs []Record) error {
+	if len(recs) == 0 && len(published) == 0 {
 		return nil
 	}
-	dueKey := s.DueKey(topic, partition)
-	popKey := s.PopulationKey(topic, partition)
-	segKey := s.SegmentsKey(topic, partition)
-	obKey := s.OutboxKey(topic, partition)
+	type segment struct{ segmentation, name string }
+	var (
+		outbox []any
+		pop    = map[string]int64{}
+		segs   = map[segment]int64{}
+		last   = make(map[string]int, len(recs)) // customer -> index of its last record
+	)
+	for i := range recs {
+		last[recs[i].CustomerID] = i
+	}
+	movePop := func(c scoring.Contrib, d int64) {
+		if !c.Active {
+			return
+		}
+		for _, f := range contribFields(c) {
+			pop[f] += d
+		}
+	}
+	due := make([]redis.Z, 0, len(recs))
+	var gone []any
+	for i := range recs {
+		r := &recs[i]
+		if len(r.Outbox) > 0 && last[r.CustomerID] == i {
+			outbox = append(outbox, r.CustomerID, r.Outbox)
+		}
+		if r.Contrib != r.PrevContrib {
+			movePop(r.PrevContrib, -1)
+			movePop(r.Contrib, 1)
+		}
+		for _, m := range r.Moves {
+			if m.From != "" {
+				segs[segment{m.Segmentation, m.From}]--
+			}
+			segs[segment{m.Segmentation, m.To}]++
+		}
+		if last[r.CustomerID] != i {
+			continue
+		}
+		if r.Due.IsZero() {
+			gone = append(gone, r.CustomerID)
+		} else {
+			due = append(due, redis.Z{Score: float64(r.Due.UnixMilli()), Member: r.CustomerID})
+		}
+	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if len(published) > 0 {
+			p.HDel(ctx, s.OutboxKey(topic, partition), published...)
+		}
+		if len(outbox) > 0 {
+			// first: whatever else of the records lands, the messages
+			// that announce them are kept
+			p.HSet(ctx, s.OutboxKey(topic, partition), outbox...)
+		}
 		for i := range recs {
 			r := &recs[i]
-			key := s.CustomerKey(r.CustomerID)
-			if len(r.Outbox) > 0 {
-				// first: whatever else of the record lands, the messages
-				// that announce it are kept
-				p.HSet(ctx, obKey, r.CustomerID, r.Outbox)
-			}
 			fields := make([]any, 0, 2*len(r.Published)+6)
 			for name, v := range r.Published {
 				fields = append(fields, publishedPrefix+name, v)
@@ -352,38 +531,36 @@ func (s *Store) RecordBatch(ctx context.Context, topic string, partition int, re
 			}
 			if r.Contrib != r.PrevContrib {
 				fields = append(fields, fieldContrib, r.Contrib.String())
-				if r.PrevContrib.Active {
-					for _, f := range contribFields(r.PrevContrib) {
-						p.HIncrBy(ctx, popKey, f, -1)
-					}
-				}
-				if r.Contrib.Active {
-					for _, f := range contribFields(r.Contrib) {
-						p.HIncrBy(ctx, popKey, f, 1)
-					}
-				}
-			}
-			for _, m := range r.Moves {
-				if m.From != "" {
-					p.HIncrBy(ctx, segKey, m.Segmentation+":"+m.From, -1)
-				}
-				p.HIncrBy(ctx, segKey, m.Segmentation+":"+m.To, 1)
 			}
 			if r.Seq > 0 {
 				fields = append(fields, "seq", r.Seq)
 			}
 			if len(fields) > 0 {
-				p.HSet(ctx, key, fields...)
+				p.HSet(ctx, s.CustomerKey(r.CustomerID), fields...)
 			}
-			if r.Due.IsZero() {
-				p.ZRem(ctx, dueKey, r.CustomerID)
-			} else {
-				p.ZAdd(ctx, dueKey, redis.Z{Score: float64(r.Due.UnixMilli()), Member: r.CustomerID})
+		}
+		popKey := s.PopulationKey(topic, partition)
+		for f, d := range pop {
+			if d != 0 {
+				p.HIncrBy(ctx, popKey, f, d)
 			}
+		}
+		segKey := s.SegmentsKey(topic, partition)
+		for sg, d := range segs {
+			if d != 0 {
+				p.HIncrBy(ctx, segKey, sg.segmentation+":"+sg.name, d)
+			}
+		}
+		dueKey := s.DueKey(topic, partition)
+		if len(due) > 0 {
+			p.ZAdd(ctx, dueKey, due...)
+		}
+		if len(gone) > 0 {
+			p.ZRem(ctx, dueKey, gone...)
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("%w: record batch of %d: %w", ErrUnavailable, len(recs), err)
 	}
 	return nil
