@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/clienting/clienting/events"
@@ -31,9 +32,13 @@ type worker struct {
 	topic     string
 	partition int
 	offset    int64 // next offset to process; negative until resolved
-	commits   *committer
-	dlq       string
-	partLabel string
+	// fetchOffset is the next offset to fetch, owned by the prefetching
+	// goroutine
+	fetchOffset int64
+	commits     *committer
+	dlq         string
+	partLabel   string
+	fetcher     *kafka.Client // the worker's own connection for fetches
 
 	lastSweep time.Time
 
@@ -43,8 +48,30 @@ type worker struct {
 	results []state.Result
 	out     []kafka.Message
 	pending map[string]*pending
+	pool    []*pending // pending views, reused: pool[:used] are in use
+	used    int
 	order   []string
 	times   []time.Time // Kafka timestamps of the messages that caused output
+	msgTime []time.Time
+	recs    []state.Record
+	boxed   []string
+	// published are customers whose outbox entries were published and are
+	// cleared with the next record (or when the partition is idle)
+	published []string
+	// buf holds the batch's output keys and values; messages point into
+	// it until they are published
+	buf []byte
+	res scoring.Result // the evaluation at hand
+	// the scores and metrics of the evaluation at hand, listed once for
+	// all its transitions
+	scores  []events.Score
+	metrics []events.Metric
+	listed  bool
+	// scoreNames caches "score."+profile
+	scoreNames map[string]string
+	// eventCounters caches events_total by event type and outcome
+	eventCounters [4][3]prometheus.Counter
+	horizonDays   int // the CLV horizon (Engine.Config copies the whole configuration)
 }
 
 // pending is a customer's published view while a batch is being scored.
@@ -60,6 +87,7 @@ type pending struct {
 	prev      scoring.Contrib
 	due       time.Time
 	outbox    []state.Message // the transitions' messages, kept until published
+	key       []byte          // the customer id, key of its messages
 }
 
 // observe keeps what an evaluation of the customer decided besides
@@ -80,19 +108,25 @@ type inMsg struct {
 
 func (p *Processor) newWorker(topic string, partition int, offset int64, c *committer) *worker {
 	return &worker{
-		p:         p,
-		topic:     topic,
-		partition: partition,
-		offset:    offset,
-		commits:   c,
-		dlq:       topic + p.cfg.Topics.DeadLetterSuffix,
-		partLabel: strconv.Itoa(partition),
-		pending:   map[string]*pending{},
+		p:           p,
+		topic:       topic,
+		partition:   partition,
+		offset:      offset,
+		commits:     c,
+		dlq:         topic + p.cfg.Topics.DeadLetterSuffix,
+		partLabel:   strconv.Itoa(partition),
+		pending:     map[string]*pending{},
+		scoreNames:  map[string]string{},
+		horizonDays: p.engine.Config().CLV.HorizonDays,
 	}
 }
 
-// run is the partition loop: sweep when due, fetch, process, commit. It
-// returns when the generation ends, after finishing the batch in flight.
+// run is the partition loop: sweep when due, take the next fetched batch,
+// process it, hand its offset to the committer. Fetches run one batch ahead
+// while there is a backlog, and commits in the background (startPrefetch,
+// startCommitter), so neither round trip delays the next batch. It returns
+// when the generation ends, after finishing the batch in flight and
+// committing it.
 func (w *worker) run(gctx context.Context) {
 	p := w.p
 	// Work in flight survives the end of the generation for at most
@@ -105,12 +139,20 @@ func (w *worker) run(gctx context.Context) {
 	defer p.metrics.SweepBacklog.DeleteLabelValues(w.topic, w.partLabel)
 
 	log := p.log.With("topic", w.topic, "partition", w.partition)
+	var closeFetcher func()
+	w.fetcher, closeFetcher = p.fetchClient()
+	defer closeFetcher()
 	if err := p.retry(gctx, "resolve offset", w.resolveOffset); err != nil {
 		return
 	}
 	if err := p.retry(gctx, "flush outbox", w.flushOutbox); err != nil {
 		return
 	}
+	commits := w.startCommitter(gctx, dctx)
+	defer commits.close()
+	defer w.clearPublished(dctx)
+	next, stopFetching := w.startPrefetch(gctx)
+	defer stopFetching()
 	for gctx.Err() == nil {
 		if time.Since(w.lastSweep) >= p.cfg.SweepInterval {
 			if err := w.sweep(gctx); err != nil && gctx.Err() == nil {
@@ -118,14 +160,12 @@ func (w *worker) run(gctx context.Context) {
 			}
 			w.lastSweep = time.Now()
 		}
-		var msgs []inMsg
-		err := p.retry(gctx, "kafka fetch", func(ctx context.Context) error {
-			var err error
-			msgs, err = w.fetch(ctx)
-			return err
-		})
-		if err != nil {
-			return
+		msgs, ok := next()
+		if !ok {
+			return // the generation ended
+		}
+		if len(msgs) == 0 {
+			w.clearPublished(gctx) // idle: no next record to clear them with
 		}
 		for len(msgs) > 0 {
 			n := min(len(msgs), p.cfg.BatchSize)
@@ -139,37 +179,166 @@ func (w *worker) run(gctx context.Context) {
 				return
 			}
 			next := chunk[n-1].offset + 1
-			err := p.retry(dctx, "kafka commit", func(ctx context.Context) error {
+			commits.commit(next)
+			w.offset = next
+		}
+	}
+}
+
+// startPrefetch fetches in the background and returns next, which yields
+// the next fetch's messages (empty when none came within FetchMaxWait; false
+// when the generation ended), and stop, which waits for the fetching
+// goroutine to end. While the partition has a backlog, the next fetch runs
+// during the processing of the batch before, so that its round trip costs
+// nothing; once caught up, a fetch starts only when next asks for it, so
+// that a batch takes everything that arrived meanwhile instead of the first
+// message or two.
+func (w *worker) startPrefetch(gctx context.Context) (next func() ([]inMsg, bool), stop func()) {
+	ctx, cancel := context.WithCancel(gctx)
+	out := make(chan []inMsg)
+	want := make(chan struct{}, 1)
+	done := make(chan struct{})
+	w.fetchOffset = w.offset
+	go func() {
+		defer close(done)
+		defer close(out)
+		backlog := false
+		for {
+			if !backlog {
+				select {
+				case <-want:
+				case <-ctx.Done():
+					return
+				}
+			}
+			var msgs []inMsg
+			err := w.p.retry(ctx, "kafka fetch", func(ctx context.Context) error {
+				var err error
+				msgs, backlog, err = w.fetch(ctx)
+				return err
+			})
+			if err != nil {
+				return // only when ctx ended
+			}
+			if len(msgs) > 0 {
+				w.fetchOffset = msgs[len(msgs)-1].offset + 1
+			}
+			select {
+			case out <- msgs:
+			case <-ctx.Done():
+				return
+			}
+			// the worker asked for the batch just handed over: the next
+			// fetch waits for its next request, unless there is a backlog
+			select {
+			case <-want:
+			default:
+			}
+		}
+	}()
+	next = func() ([]inMsg, bool) {
+		select {
+		case want <- struct{}{}:
+		default:
+		}
+		msgs, ok := <-out
+		return msgs, ok
+	}
+	return next, func() {
+		cancel()
+		<-done
+	}
+}
+
+// offsetCommitter commits a worker's offsets in the background, so that
+// the next fetch does not wait for the commit of the previous batch. It
+// holds only the latest offset handed to it: committing that one covers
+// the batches before.
+type offsetCommitter struct {
+	latest chan int64 // capacity 1: the offset waiting to be committed
+	done   chan struct{}
+}
+
+// startCommitter starts w's committer. Commits are retried until they
+// succeed or the generation ends (the partition may belong to another
+// member then, which replays from the last commit); close waits for the
+// last offset, within dctx.
+func (w *worker) startCommitter(gctx, dctx context.Context) *offsetCommitter {
+	p := w.p
+	c := &offsetCommitter{latest: make(chan int64, 1), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for next := range c.latest {
+			_ = p.retry(dctx, "kafka commit", func(context.Context) error {
 				start := time.Now()
 				err := w.commits.commit(w.topic, w.partition, next)
 				p.metrics.KafkaDuration.WithLabelValues("commit").Observe(time.Since(start).Seconds())
 				if err != nil {
 					p.metrics.KafkaErrors.WithLabelValues("commit").Inc()
 					if gctx.Err() != nil {
-						// The generation is over: the partition may
-						// belong to another member already, which
-						// replays from the last commit.
 						return nil
 					}
 				}
 				return err
 			})
-			if err != nil {
-				return
-			}
-			w.offset = next
+		}
+	}()
+	return c
+}
+
+// commit hands next over to be committed, replacing an older offset not
+// yet taken up.
+func (c *offsetCommitter) commit(next int64) {
+	for {
+		select {
+		case c.latest <- next:
+			return
+		default:
+		}
+		select {
+		case <-c.latest:
+		default:
 		}
 	}
 }
 
+// close waits until the last offset handed over is committed (or given up).
+func (c *offsetCommitter) close() {
+	close(c.latest)
+	<-c.done
+}
+
+// fetchClient returns a client for one worker's fetches, with a connection
+// of its own, and the function that closes it. kafka-go multiplexes all the
+// requests a Transport sends to a broker on one connection, and a broker
+// answers the requests of a connection one after the other: on a shared
+// connection the fetch of a partition with no new messages, which waits up
+// to FetchMaxWait, would hold up the other partitions' fetches and the
+// produce requests queued behind it.
+func (p *Processor) fetchClient() (*kafka.Client, func()) {
+	shared, ok := p.client.Transport.(*kafka.Transport)
+	if !ok {
+		return p.client, func() {}
+	}
+	t := &kafka.Transport{
+		Dial: shared.Dial, DialTimeout: shared.DialTimeout, IdleTimeout: shared.IdleTimeout,
+		MetadataTTL: shared.MetadataTTL, MetadataTopics: shared.MetadataTopics, ClientID: shared.ClientID,
+		TLS: shared.TLS, SASL: shared.SASL, Resolver: shared.Resolver, Context: shared.Context,
+	}
+	return &kafka.Client{Addr: p.client.Addr, Timeout: p.client.Timeout, Transport: t}, t.CloseIdleConnections
+}
+
 // resolveOffset turns the special first/last offsets into a real one, so
 // that messages produced between two fetches are never skipped.
-func (w *worker) resolveOffset(ctx context.Context) error {
-	if w.offset >= 0 {
+func (w *worker) resolveOffset(ctx context.Context) error { return w.resolve(ctx, &w.offset) }
+
+// resolve turns the special first/last offset in *off into a real one.
+func (w *worker) resolve(ctx context.Context, off *int64) error {
+	if *off >= 0 {
 		return nil
 	}
 	res, err := w.p.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
-		Topics: map[string][]kafka.OffsetRequest{w.topic: {{Partition: w.partition, Timestamp: w.offset}}},
+		Topics: map[string][]kafka.OffsetRequest{w.topic: {{Partition: w.partition, Timestamp: *off}}},
 	})
 	if err != nil {
 		return fmt.Errorf("list offsets: %w", err)
@@ -181,23 +350,25 @@ func (w *worker) resolveOffset(ctx context.Context) error {
 		if po.Error != nil {
 			return fmt.Errorf("list offsets: %w", po.Error)
 		}
-		if w.offset == kafka.FirstOffset {
-			w.offset = po.FirstOffset
+		if *off == kafka.FirstOffset {
+			*off = po.FirstOffset
 		} else {
-			w.offset = po.LastOffset
+			*off = po.LastOffset
 		}
 		return nil
 	}
 	return fmt.Errorf("list offsets: no answer for %s/%d", w.topic, w.partition)
 }
 
-func (w *worker) fetch(ctx context.Context) ([]inMsg, error) {
+// fetch reads the messages from w.fetchOffset on, and reports whether the
+// partition holds more. Only the prefetching goroutine calls it.
+func (w *worker) fetch(ctx context.Context) ([]inMsg, bool, error) {
 	p := w.p
 	start := time.Now()
-	resp, err := p.client.Fetch(ctx, &kafka.FetchRequest{
+	resp, err := w.fetcher.Fetch(ctx, &kafka.FetchRequest{
 		Topic:     w.topic,
 		Partition: w.partition,
-		Offset:    w.offset,
+		Offset:    w.fetchOffset,
 		MinBytes:  1,
 		MaxBytes:  int64(p.cfg.FetchMaxBytes),
 		MaxWait:   p.cfg.FetchMaxWait,
@@ -208,46 +379,49 @@ func (w *worker) fetch(ctx context.Context) ([]inMsg, error) {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, err
+			return nil, false, err
 		}
 		p.metrics.KafkaErrors.WithLabelValues("fetch").Inc()
 		if errors.Is(err, kafka.OffsetOutOfRange) {
 			p.log.Warn("offset out of range; restarting from the earliest offset",
-				"topic", w.topic, "partition", w.partition, "offset", w.offset)
-			w.offset = kafka.FirstOffset
-			if rerr := w.resolveOffset(ctx); rerr != nil {
-				return nil, rerr
+				"topic", w.topic, "partition", w.partition, "offset", w.fetchOffset)
+			w.fetchOffset = kafka.FirstOffset
+			if rerr := w.resolve(ctx, &w.fetchOffset); rerr != nil {
+				return nil, false, rerr
 			}
 		}
-		return nil, fmt.Errorf("fetch %s/%d at %d: %w", w.topic, w.partition, w.offset, err)
+		return nil, false, fmt.Errorf("fetch %s/%d at %d: %w", w.topic, w.partition, w.fetchOffset, err)
 	}
-	var msgs []inMsg
+	// a fresh slice and arena per fetch: the previous fetch's messages may
+	// still be in processing
+	msgs := make([]inMsg, 0, min(max(resp.HighWatermark-w.fetchOffset, 16), 4096))
+	var arena []byte // keys and values, in chunks
 	for {
 		rec, err := resp.Records.ReadRecord()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			return nil, fmt.Errorf("read records of %s/%d: %w", w.topic, w.partition, err)
+			return nil, false, fmt.Errorf("read records of %s/%d: %w", w.topic, w.partition, err)
 		}
-		if rec.Offset < w.offset {
+		if rec.Offset < w.fetchOffset {
 			continue
 		}
 		m := inMsg{offset: rec.Offset, time: rec.Time, headers: copyHeaders(rec.Headers)}
-		if m.key, err = readBytes(rec.Key); err == nil {
-			m.value, err = readBytes(rec.Value)
+		if m.key, arena, err = readBytes(arena, rec.Key); err == nil {
+			m.value, arena, err = readBytes(arena, rec.Value)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read record %s/%d@%d: %w", w.topic, w.partition, rec.Offset, err)
+			return nil, false, fmt.Errorf("read record %s/%d@%d: %w", w.topic, w.partition, rec.Offset, err)
 		}
 		msgs = append(msgs, m)
 	}
-	last := w.offset
+	last := w.fetchOffset
 	if len(msgs) > 0 {
 		last = msgs[len(msgs)-1].offset + 1
 	}
 	p.metrics.Lag.WithLabelValues(w.topic, w.partLabel).Set(float64(max(resp.HighWatermark-last, 0)))
-	return msgs, nil
+	return msgs, resp.HighWatermark > last, nil
 }
 
 // copyHeaders copies headers out of the fetch buffer, which the next
@@ -263,13 +437,22 @@ func copyHeaders(hs []kafka.Header) []kafka.Header {
 	return out
 }
 
-func readBytes(b kafka.Bytes) ([]byte, error) {
+// readBytes reads b into the free capacity of arena (a new chunk when it
+// does not fit) and returns the bytes read and the arena. The bytes stay
+// valid: a full chunk is left to its readers, never overwritten.
+func readBytes(arena []byte, b kafka.Bytes) ([]byte, []byte, error) {
 	if b == nil {
-		return nil, nil
+		return nil, arena, nil
 	}
-	buf := make([]byte, b.Len())
+	n := b.Len()
+	if cap(arena)-len(arena) < n {
+		arena = make([]byte, 0, max(n, 64<<10))
+	}
+	start := len(arena)
+	arena = arena[:start+n]
+	buf := arena[start : start+n : start+n]
 	_, err := io.ReadFull(b, buf)
-	return buf, err
+	return buf, arena, err
 }
 
 // process decodes, applies, scores and publishes one batch and records what
@@ -279,15 +462,42 @@ func (w *worker) process(ctx context.Context, msgs []inMsg) error {
 	p := w.p
 	start := time.Now()
 	p.metrics.BatchSize.Observe(float64(len(msgs)))
+	w.decode(msgs)
+	err := p.retry(ctx, "redis apply", func(ctx context.Context) error {
+		t := time.Now()
+		var err error
+		w.results, err = p.store.ApplyBatch(ctx, w.applies, w.results)
+		p.metrics.RedisDuration.WithLabelValues("apply").Observe(time.Since(t).Seconds())
+		if err != nil {
+			p.metrics.RedisErrors.WithLabelValues("apply").Inc()
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	w.score(p.cfg.Now())
+	if err := w.publishAndRecord(ctx); err != nil {
+		return err
+	}
+	done := time.Now()
+	for _, t := range w.times {
+		if !t.IsZero() {
+			p.metrics.EndToEnd.Observe(done.Sub(t).Seconds())
+		}
+	}
+	p.metrics.BatchDuration.Observe(time.Since(start).Seconds())
+	return nil
+}
 
+// decode starts a batch: it decodes msgs into w.applies, with their Kafka
+// timestamps in w.msgTime, and dead-letters what does not decode.
+func (w *worker) decode(msgs []inMsg) {
+	p := w.p
 	w.evs = growEvents(w.evs, len(msgs))
 	w.applies = w.applies[:0]
-	w.out = w.out[:0]
-	w.times = w.times[:0]
-	clear(w.pending)
-	w.order = w.order[:0]
-	msgTime := make([]time.Time, 0, len(msgs))
-
+	w.reset()
+	msgTime := w.msgTime[:0]
 	var hdrs []events.Header
 	for i := range msgs {
 		m := &msgs[i]
@@ -307,60 +517,78 @@ func (w *worker) process(ctx context.Context, msgs []inMsg) error {
 		})
 		msgTime = append(msgTime, m.time)
 	}
+	w.msgTime = msgTime
+}
 
-	err := p.retry(ctx, "redis apply", func(ctx context.Context) error {
-		t := time.Now()
-		var err error
-		w.results, err = p.store.ApplyBatch(ctx, w.applies, w.results)
-		p.metrics.RedisDuration.WithLabelValues("apply").Observe(time.Since(t).Seconds())
-		if err != nil {
-			p.metrics.RedisErrors.WithLabelValues("apply").Inc()
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-
-	now := p.cfg.Now()
+// score evaluates the customer after each applied event (w.results) and
+// emits what changed against what was last published for it.
+func (w *worker) score(now time.Time) {
+	p := w.p
 	env := p.env.Load()
 	for i := range w.results {
 		r := &w.results[i]
 		a := &w.applies[i]
 		ev := a.Event
-		p.metrics.Events.WithLabelValues(ev.Type.String(), r.Outcome.String()).Inc()
+		w.countEvent(ev.Type, r.Outcome)
 		c := &r.Customer
 		pend := w.pendingFor(c)
-		c.Published = pend.published
+		// The batch's view of what was published lives in pend (the
+		// engine does not read c.Published); c keeps its own map, which
+		// the store reuses for the next batch.
 		c.Seq = pend.seq
 		c.Scores = pend.scores
 		c.Contrib = pend.contrib
-		res := p.engine.Evaluate(c, *env, now)
+		res := &w.res
+		p.engine.EvaluateTo(res, c, *env, now)
 		cause := events.Cause{Kind: events.CauseEvent, EventID: ev.ID}
-		n := w.transitions(pend, c, &res, cause, ev.Time, now)
+		n := w.transitions(pend, c, res, cause, ev.Time, now)
 		if ev.Type == events.TypeComplaint && !ev.Complaint.Resolved {
 			// Published for redeliveries and duplicates too: a crash may
 			// have come between the state update and this publish. The id
 			// is derived from the complaint, so consumers drop repeats.
-			w.recovery(c, &res, ev, now)
+			w.recovery(c, res, ev, now)
 			n++
 		}
 		for range n {
-			w.times = append(w.times, msgTime[i])
+			w.times = append(w.times, w.msgTime[i])
 		}
-		pend.observe(&res)
+		pend.observe(res)
 	}
-	if err := w.publishAndRecord(ctx); err != nil {
-		return err
+}
+
+// maxKeptBuf caps the output buffer a worker keeps between batches. A
+// batch of BatchSize events with a transition each needs about 1.5 MB; a
+// batch of new customers (five transitions each) or a large sweep needs
+// several times that, which is given back rather than held by every worker.
+const maxKeptBuf = 4 << 20
+
+// reset empties the per-batch scratch: output, pending views, buffer.
+func (w *worker) reset() {
+	clear(w.out) // drop references to the last batch's messages
+	w.out = w.out[:0]
+	w.times = w.times[:0]
+	clear(w.pending)
+	w.used = 0
+	w.order = w.order[:0]
+	if cap(w.buf) > maxKeptBuf {
+		w.buf = nil
 	}
-	done := time.Now()
-	for _, t := range w.times {
-		if !t.IsZero() {
-			p.metrics.EndToEnd.Observe(done.Sub(t).Seconds())
-		}
+	w.buf = w.buf[:0]
+}
+
+// countEvent counts an applied event in events_total, through a cache of
+// the counters (WithLabelValues hashes its labels on every call).
+func (w *worker) countEvent(t events.Type, o state.Outcome) {
+	if int(t) >= len(w.eventCounters) || int(o) >= len(w.eventCounters[0]) {
+		w.p.metrics.Events.WithLabelValues(t.String(), o.String()).Inc()
+		return
 	}
-	p.metrics.BatchDuration.Observe(time.Since(start).Seconds())
-	return nil
+	c := w.eventCounters[t][o]
+	if c == nil {
+		c = w.p.metrics.Events.WithLabelValues(t.String(), o.String())
+		w.eventCounters[t][o] = c
+	}
+	c.Inc()
 }
 
 func growEvents(s []events.Event, n int) []events.Event {
@@ -379,14 +607,33 @@ func growEvents(s []events.Event, n int) []events.Event {
 func (w *worker) pendingFor(c *scoring.Customer) *pending {
 	pend := w.pending[c.ID]
 	if pend == nil {
-		pend = &pending{published: c.Published, seq: c.Seq, baseSeq: c.Seq,
-			scores: c.Scores, base: c.Scores, contrib: c.Contrib, prev: c.Contrib}
+		pend = w.newPending()
+		pend.published, pend.seq, pend.baseSeq = c.Published, c.Seq, c.Seq
+		pend.scores, pend.base, pend.contrib, pend.prev = c.Scores, c.Scores, c.Contrib, c.Contrib
 		if pend.published == nil {
 			pend.published = map[string]string{}
 		}
+		start := len(w.buf)
+		w.buf = append(w.buf, c.ID...)
+		pend.key = w.buf[start:len(w.buf):len(w.buf)]
 		w.pending[c.ID] = pend
 		w.order = append(w.order, c.ID)
 	}
+	return pend
+}
+
+// newPending returns a cleared pending view from the worker's pool, which
+// keeps the capacity of its maps and slices from batch to batch.
+func (w *worker) newPending() *pending {
+	if w.used == len(w.pool) {
+		w.pool = append(w.pool, &pending{})
+	}
+	pend := w.pool[w.used]
+	w.used++
+	changed, moves, outbox := pend.changed, pend.moves[:0], pend.outbox[:0]
+	clear(changed)
+	clear(outbox[:cap(outbox)]) // drop references to old message values
+	*pend = pending{changed: changed, moves: moves, outbox: outbox}
 	return pend
 }
 
@@ -395,12 +642,14 @@ func (w *worker) pendingFor(c *scoring.Customer) *pending {
 func (w *worker) transitions(pend *pending, c *scoring.Customer, res *scoring.Result, cause events.Cause, eventTime, now time.Time) int {
 	p := w.p
 	n := 0
+	w.listed = false
 	for _, a := range res.Segments {
 		from := pend.published[a.Segmentation]
 		if from == a.Segment {
 			continue
 		}
 		pend.seq++
+		scores, metrics := w.lists(res)
 		msg := events.SegmentChange{
 			ID:            events.OutputID(c.ID, "segment", strconv.FormatInt(pend.seq, 10), a.Segmentation, a.Segment),
 			CustomerID:    c.ID,
@@ -413,10 +662,12 @@ func (w *worker) transitions(pend *pending, c *scoring.Customer, res *scoring.Re
 			Sequence:      pend.seq,
 			Holdout:       res.Holdout,
 			ConfigVersion: p.engine.Version(),
-			Scores:        w.scoreList(res),
-			Metrics:       w.metricList(res),
+			Scores:        scores,
+			Metrics:       metrics,
 		}
-		w.emitTransition(pend, p.cfg.Topics.SegmentChanges, c.ID, msg.AppendJSON(nil))
+		start := len(w.buf)
+		w.buf = msg.AppendJSON(w.buf)
+		w.emitTransition(pend, p.cfg.Topics.SegmentChanges, w.buf[start:len(w.buf):len(w.buf)])
 		w.setPublished(pend, a.Segmentation, a.Segment)
 		p.metrics.Transitions.WithLabelValues(a.Segmentation, label(from), a.Segment).Inc()
 		n++
@@ -431,7 +682,7 @@ func (w *worker) transitions(pend *pending, c *scoring.Customer, res *scoring.Re
 			To:                    lvl,
 			PAlive:                res.Churn.PAlive,
 			ExpectedPurchases:     res.Churn.ExpectedPurchases,
-			HorizonDays:           p.engine.Config().CLV.HorizonDays,
+			HorizonDays:           w.horizonDays,
 			DaysSinceLastPurchase: float64(res.Metrics.RecencyDays),
 			CLV:                   p.money(int64(math.Round(res.Churn.CLV))),
 			Cause:                 cause,
@@ -440,7 +691,9 @@ func (w *worker) transitions(pend *pending, c *scoring.Customer, res *scoring.Re
 			Sequence:              pend.seq,
 			ModelVersion:          res.Churn.Model,
 		}
-		w.emitTransition(pend, p.cfg.Topics.ChurnRisk, c.ID, msg.AppendJSON(nil))
+		start := len(w.buf)
+		w.buf = msg.AppendJSON(w.buf)
+		w.emitTransition(pend, p.cfg.Topics.ChurnRisk, w.buf[start:len(w.buf):len(w.buf)])
 		w.setPublished(pend, scoring.ChurnKey, lvl)
 		p.metrics.Transitions.WithLabelValues(scoring.ChurnKey, label(from), lvl).Inc()
 		n++
@@ -459,14 +712,11 @@ func (w *worker) setPublished(pend *pending, key, v string) {
 	if pend.changed == nil {
 		pend.changed = map[string]string{}
 	}
-	// copy on first write: the map may be shared with the decoded state
-	pub := make(map[string]string, len(pend.published)+1)
-	for k, x := range pend.published {
-		pub[k] = x
-	}
+	// Updated in place: the map comes from the store's decoding of this
+	// customer's first result of the batch, which was evaluated already,
+	// and later evaluations are to see the batch's view.
 	pend.moves = append(pend.moves, state.Move{Segmentation: key, From: pend.published[key], To: v})
-	pub[key] = v
-	pend.published = pub
+	pend.published[key] = v
 	pend.changed[key] = v
 }
 
@@ -490,8 +740,8 @@ func (w *worker) recovery(c *scoring.Customer, res *scoring.Result, ev *events.E
 }
 
 // emitTransition emits a transition's message and keeps it for the outbox.
-func (w *worker) emitTransition(pend *pending, topic, key string, value []byte) {
-	w.emit(topic, key, value)
+func (w *worker) emitTransition(pend *pending, topic string, value []byte) {
+	w.out = append(w.out, kafka.Message{Topic: topic, Key: pend.key, Value: value})
 	pend.outbox = append(pend.outbox, state.Message{Topic: topic, Value: value})
 }
 
@@ -518,14 +768,14 @@ func (w *worker) deadLetter(m *inMsg, err error) {
 
 // publishAndRecord makes the batch's transitions durable: it records them
 // in the store together with their messages (the outbox), publishes the
-// output (acks=all), then clears the outbox. A crash after the record
-// republishes the recorded messages unchanged when the partition is next
-// assigned (flushOutbox); a crash before it recomputes the same
-// transitions on replay.
+// output (acks=all), and leaves the outbox entries to be cleared with the
+// next record. A crash after the record republishes the recorded messages
+// unchanged when the partition is next assigned (flushOutbox); a crash
+// before it recomputes the same transitions on replay.
 func (w *worker) publishAndRecord(ctx context.Context) error {
 	p := w.p
-	recs := make([]state.Record, 0, len(w.order))
-	var boxed []string
+	recs := w.recs[:0]
+	boxed := w.boxed[:0]
 	for _, id := range w.order {
 		pend := w.pending[id]
 		r := state.Record{CustomerID: id, Published: pend.changed, Moves: pend.moves, Due: pend.due,
@@ -534,14 +784,18 @@ func (w *worker) publishAndRecord(ctx context.Context) error {
 			r.Seq = pend.seq
 		}
 		if len(pend.outbox) > 0 {
-			r.Outbox = state.EncodeMessages(nil, pend.outbox)
+			start := len(w.buf)
+			w.buf = state.EncodeMessages(w.buf, pend.outbox)
+			r.Outbox = w.buf[start:len(w.buf):len(w.buf)]
 			boxed = append(boxed, id)
 		}
 		recs = append(recs, r)
 	}
+	w.recs, w.boxed = recs, boxed
+	defer clear(recs) // drop references to the batch's maps and messages
 	err := p.retry(ctx, "redis record", func(ctx context.Context) error {
 		t := time.Now()
-		err := p.store.RecordBatch(ctx, w.topic, w.partition, recs)
+		err := p.store.RecordAndClear(ctx, w.topic, w.partition, w.published, recs)
 		p.metrics.RedisDuration.WithLabelValues("record").Observe(time.Since(t).Seconds())
 		if err != nil {
 			p.metrics.RedisErrors.WithLabelValues("record").Inc()
@@ -551,10 +805,27 @@ func (w *worker) publishAndRecord(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	w.published = w.published[:0]
 	if err := w.publish(ctx, w.out); err != nil {
 		return err
 	}
-	return w.clearOutbox(ctx, boxed)
+	// Cleared with the next record, in its round trip: a crash before
+	// republishes these messages, with the same ids, which consumers drop.
+	w.published = append(w.published, boxed...)
+	return nil
+}
+
+// clearPublished clears the outbox entries of the messages published last,
+// once; a failure leaves them for the next record.
+func (w *worker) clearPublished(ctx context.Context) {
+	if len(w.published) == 0 {
+		return
+	}
+	if err := w.p.store.ClearOutbox(ctx, w.topic, w.partition, w.published); err != nil {
+		w.p.metrics.RedisErrors.WithLabelValues("outbox").Inc()
+		return
+	}
+	w.published = w.published[:0]
 }
 
 func (w *worker) publish(ctx context.Context, msgs []kafka.Message) error {
@@ -637,10 +908,7 @@ func (w *worker) sweep(ctx context.Context) error {
 		p.metrics.RedisErrors.WithLabelValues("load").Inc()
 		return err
 	}
-	w.out = w.out[:0]
-	w.times = w.times[:0]
-	clear(w.pending)
-	w.order = w.order[:0]
+	w.reset()
 	env := p.env.Load()
 	cause := events.Cause{Kind: events.CauseTime}
 	for i := range loaded {
@@ -649,9 +917,10 @@ func (w *worker) sweep(ctx context.Context) error {
 		if !loaded[i].Found {
 			continue // due is zero: the record removes it from the index
 		}
-		res := p.engine.Evaluate(c, *env, now)
-		w.transitions(pend, c, &res, cause, now, now)
-		pend.observe(&res)
+		res := &w.res
+		p.engine.EvaluateTo(res, c, *env, now)
+		w.transitions(pend, c, res, cause, now, now)
+		pend.observe(res)
 		if !pend.due.IsZero() && !pend.due.After(now) {
 			// never leave a customer due in the past: that would sweep it
 			// on every tick (a zero due time removes it from the index)
@@ -668,10 +937,21 @@ func (p *Processor) money(minor int64) events.Money {
 	return events.Money{Minor: minor, MinorUnits: p.decoder.MinorUnits(), Currency: p.decoder.BaseCurrency()}
 }
 
+// lists returns the scores and metrics of the evaluation at hand, listed
+// on its first transition and shared by the others (their messages are
+// encoded at once).
+func (w *worker) lists(res *scoring.Result) ([]events.Score, []events.Metric) {
+	if !w.listed {
+		w.scores = w.scoreList(w.scores[:0], res)
+		w.metrics = w.metricList(w.metrics[:0], res)
+		w.listed = true
+	}
+	return w.scores, w.metrics
+}
+
 // scoreList lists the scores that decided a segment: R, F, M, T and the
 // weighted profiles (score.<profile>).
-func (w *worker) scoreList(res *scoring.Result) []events.Score {
-	out := make([]events.Score, 0, 4+len(res.Profiles))
+func (w *worker) scoreList(out []events.Score, res *scoring.Result) []events.Score {
 	out = append(out,
 		events.Score{Name: "r", Value: float64(res.Scores.R)},
 		events.Score{Name: "f", Value: float64(res.Scores.F)},
@@ -679,21 +959,32 @@ func (w *worker) scoreList(res *scoring.Result) []events.Score {
 		events.Score{Name: "t", Value: float64(res.Scores.T)},
 	)
 	for _, ps := range res.Profiles {
-		out = append(out, events.Score{Name: "score." + ps.Profile, Value: ps.Score})
+		name, ok := w.scoreNames[ps.Profile]
+		if !ok {
+			name = "score." + ps.Profile
+			w.scoreNames[ps.Profile] = name
+		}
+		out = append(out, events.Score{Name: name, Value: ps.Score})
 	}
 	return out
 }
 
-// decisiveMetrics are the metrics carried in segment changes.
-var decisiveMetrics = []string{"recency_days", "frequency", "monetary", "tenure_days", "margin",
-	"open_complaints", "p_alive", "expected_purchases", "clv"}
-
-func (w *worker) metricList(res *scoring.Result) []events.Metric {
-	out := make([]events.Metric, 0, len(decisiveMetrics))
-	for _, name := range decisiveMetrics {
-		if v, ok := res.Metrics.Value(name); ok {
-			out = append(out, events.Metric{Name: name, Value: v})
-		}
-	}
-	return out
+// metricList lists the metrics carried in segment changes: recency_days,
+// frequency, monetary, tenure_days, margin, open_complaints, p_alive,
+// expected_purchases and clv. They are read from the fields that
+// scoring.Metrics.Value would look up by name (it copies the evaluation
+// context on every call).
+func (w *worker) metricList(out []events.Metric, res *scoring.Result) []events.Metric {
+	m := &res.Metrics
+	return append(out,
+		events.Metric{Name: "recency_days", Value: float64(m.RecencyDays)},
+		events.Metric{Name: "frequency", Value: float64(m.Frequency)},
+		events.Metric{Name: "monetary", Value: m.Monetary},
+		events.Metric{Name: "tenure_days", Value: float64(m.TenureDays)},
+		events.Metric{Name: "margin", Value: m.Margin},
+		events.Metric{Name: "open_complaints", Value: float64(m.OpenComplaints)},
+		events.Metric{Name: "p_alive", Value: m.PAlive},
+		events.Metric{Name: "expected_purchases", Value: m.ExpectedPurchases},
+		events.Metric{Name: "clv", Value: m.CLV},
+	)
 }
