@@ -63,9 +63,14 @@ func newBench(ctx context.Context, o options, log io.Writer) (*bench, error) {
 		return nil, fmt.Errorf("redis %s: %w", o.redis, err)
 	}
 	for _, p := range []string{b.prefix, b.ceilingPrefix()} {
-		if n, err := countPrefix(ctx, b.rdb, p); err != nil || n > 0 {
+		n, err := countPrefix(ctx, b.rdb, p)
+		if err != nil {
 			_ = b.rdb.Close()
-			return nil, fmt.Errorf("redis prefix %s: %d keys exist already (%v); run again for another random prefix", p, n, err)
+			return nil, fmt.Errorf("redis prefix %s: %w", p, err)
+		}
+		if n > 0 {
+			_ = b.rdb.Close()
+			return nil, fmt.Errorf("redis prefix %s: %d keys exist already; run again for another random prefix", p, n)
 		}
 	}
 	return b, nil
@@ -105,7 +110,7 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	o := b.o
 	res := &results{
 		started: time.Now(), loadStart: loadAverage(), cpus: runtime.NumCPU(),
-		events: o.events, customers: o.customers, partitions: o.partitions, batchSize: o.batchSize,
+		events: o.events, customers: o.customers, partitions: o.partitions, outputPartitions: o.outputPartitions, batchSize: o.batchSize, newShare: o.newShare,
 	}
 	b.logf("run %s (Redis prefix %s): %d events, %d customers, %d partitions; load average %s", b.name, b.prefix, o.events, o.customers, o.partitions, res.loadStart)
 
@@ -154,8 +159,13 @@ func (b *bench) ceilings(ctx context.Context, res *results) ([]string, []int64, 
 	res.customers = len(ids)
 	b.logf("generated %d events of %d customers in %s", len(evs), len(ids), time.Since(t).Round(time.Millisecond))
 
-	b.topics = []string{b.input(), b.input() + ".dlq", b.topic("segment-changes"), b.topic("churn-risk"), b.topic("recovery")}
+	b.topics = []string{b.input(), b.input() + ".dlq"}
 	if err := b.admin.createTopics(ctx, o.partitions, b.topics...); err != nil {
+		return nil, nil, err
+	}
+	outputs := []string{b.topic("segment-changes"), b.topic("churn-risk"), b.topic("recovery")}
+	b.topics = append(b.topics, outputs...)
+	if err := b.admin.createTopics(ctx, o.outputPartitions, outputs...); err != nil {
 		return nil, nil, err
 	}
 	t = time.Now()
@@ -336,7 +346,7 @@ func (b *bench) waitCommitted(ctx context.Context, p *process, want int64, timeo
 		if n >= want {
 			return first, now, nil
 		}
-		if err, gone := p.exited(); gone {
+		if gone, err := p.exited(); gone {
 			return first, last, fmt.Errorf("clienting exited: %w", err)
 		}
 		if now.After(deadline) {
@@ -481,6 +491,9 @@ func (b *bench) endToEnd(ctx context.Context, bin string, res *results, ids []st
 	if res.mem, err = sampleMemory(ctx, b.rdb, store, ids, 2000); err != nil {
 		return err
 	}
+	if res.listpack, err = listpackLimits(ctx, b.rdb); err != nil {
+		res.listpack = "? (" + err.Error() + ")"
+	}
 
 	// Latency at half the measured capacity.
 	m2, err := p.scrape(ctx)
@@ -500,7 +513,11 @@ func (b *bench) endToEnd(ctx context.Context, bin string, res *results, ids []st
 	} else {
 		traced <- nil
 	}
-	if res.lat, err = b.latency(ctx, p, res.e2eRate/2); err != nil {
+	rate := res.e2eRate / 2
+	if b.o.latencyRate > 0 {
+		rate = b.o.latencyRate
+	}
+	if res.lat, err = b.latency(ctx, p, rate, ids); err != nil {
 		return err
 	}
 	if err := <-traced; err != nil {
@@ -511,6 +528,7 @@ func (b *bench) endToEnd(ctx context.Context, bin string, res *results, ids []st
 		return err
 	}
 	res.latBreakdown = breakdownOf(m2, m3)
+	res.latOutPerEvent = m3.since(m2, "clienting_transitions_total") / float64(max(res.lat.sent, 1))
 	res.rssPeak, _ = p.statusBytes("VmHWM")
 	return nil
 }
@@ -553,15 +571,19 @@ type latencyResult struct {
 	max              time.Duration
 }
 
-// latency publishes first purchases of new customers at rate for the
-// latency duration, waits until clienting has committed them, then matches
-// every customer's first segment change with its input event by customer
-// id: latency is the change's Kafka timestamp (set by clienting's producer
-// when it publishes) minus the input's (set here when publishing).
-func (b *bench) latency(ctx context.Context, p *process, rate float64) (latencyResult, error) {
+// latency publishes events at rate for the latency duration: a share
+// (--latency-new-share) are new customers' first purchases, which surely
+// publish segment changes, the others purchases and contacts of existing
+// customers, so that the mix costs about what the end-to-end stream does
+// (a stream of new customers only publishes five changes per event). It
+// waits until clienting has committed them, then matches every new
+// customer's first segment change with its input event by customer id:
+// latency is the change's Kafka timestamp (set by clienting's producer when
+// it publishes) minus the input's (set here when publishing).
+func (b *bench) latency(ctx context.Context, p *process, rate float64, ids []string) (latencyResult, error) {
 	lr := latencyResult{target: rate}
 	out := b.topic("segment-changes")
-	from, err := b.admin.endOffsets(ctx, out, b.o.partitions)
+	from, err := b.admin.endOffsets(ctx, out, b.o.outputPartitions)
 	if err != nil {
 		return lr, err
 	}
@@ -579,16 +601,20 @@ func (b *bench) latency(ctx context.Context, p *process, rate float64) (latencyR
 		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: time.Millisecond,
-		BatchSize:    1000,
-		BatchBytes:   1_000_000,
-		MaxAttempts:  5,
-		Transport:    &kafka.Transport{MetadataTTL: time.Second},
+		// kafka-go allocates BatchSize messages for every partition batch;
+		// a write here holds a few dozen
+		BatchSize:   100,
+		BatchBytes:  1_000_000,
+		MaxAttempts: 5,
+		Transport:   &kafka.Transport{MetadataTTL: time.Second},
 	}
 	defer func() { _ = w.Close() }()
 
-	b.logf("latency: publishing new customers' first purchases at %.0f events/s for %s", rate, b.o.latencyDuration)
+	b.logf("latency: publishing at %.0f events/s for %s, %.0f %% of them new customers' first purchases", rate, b.o.latencyDuration, 100*b.o.newShare)
 	sentAt := map[string]time.Time{}
 	prefix := "lat-"
+	r := rand.New(rand.NewPCG(b.o.seed, 7))
+	probeEvery := max(1, int(math.Round(1/b.o.newShare)))
 	began := time.Now()
 	var batch []kafka.Message
 	var buf []byte
@@ -601,13 +627,27 @@ func (b *bench) latency(ctx context.Context, p *process, rate float64) (latencyR
 		batch, buf = batch[:0], buf[:0]
 		now := time.Now()
 		for i := lr.sent; i < due; i++ {
-			id := prefix + strconv.Itoa(i)
-			ev := events.Event{ID: id + "-e", Type: events.TypePurchase, CustomerID: id, Time: now.Truncate(time.Millisecond),
-				Purchase: events.Purchase{OrderID: id + "-o", Amount: 1000 + int64(i%50000), Currency: events.DefaultBaseCurrency}}
+			ev := events.Event{ID: prefix + "e" + strconv.Itoa(i), Time: now.Truncate(time.Millisecond)}
+			probe := i%probeEvery == 0 || len(ids) == 0
+			if probe {
+				// a new customer: its first event publishes its first segments
+				ev.CustomerID = prefix + strconv.Itoa(i)
+				sentAt[ev.CustomerID] = now
+			} else {
+				// an existing customer, as in the end-to-end stream
+				ev.CustomerID = ids[r.IntN(len(ids))]
+			}
+			if probe || r.IntN(3) > 0 {
+				ev.Type = events.TypePurchase
+				ev.Purchase = events.Purchase{OrderID: ev.ID, Amount: 500 + r.Int64N(20000), Currency: events.DefaultBaseCurrency,
+					Margin: 100 + r.Int64N(3000), HasMargin: true}
+			} else {
+				ev.Type = events.TypeContact
+				ev.Contact = events.Contact{ContactID: ev.ID, Channel: "email", Outcome: "opened"}
+			}
 			start := len(buf)
 			buf = ev.AppendJSON(buf, 2, events.DefaultBaseCurrency)
-			batch = append(batch, kafka.Message{Key: []byte(id), Value: buf[start:len(buf):len(buf)], Time: now})
-			sentAt[id] = now
+			batch = append(batch, kafka.Message{Key: []byte(ev.CustomerID), Value: buf[start:len(buf):len(buf)], Time: now})
 		}
 		if len(batch) > 0 {
 			if err := w.WriteMessages(ctx, batch...); err != nil {
@@ -615,7 +655,9 @@ func (b *bench) latency(ctx context.Context, p *process, rate float64) (latencyR
 			}
 			lr.sent += len(batch)
 		}
-		if err := sleep(ctx, 2*time.Millisecond); err != nil {
+		// a write every 5 ms, as a producer with linger.ms=5 does: kafka-go
+		// sends one produce request per partition and write
+		if err := sleep(ctx, 5*time.Millisecond); err != nil {
 			return lr, err
 		}
 	}
@@ -623,7 +665,7 @@ func (b *bench) latency(ctx context.Context, p *process, rate float64) (latencyR
 	if _, _, err := b.waitCommitted(ctx, p, before+int64(lr.sent), 2*time.Minute); err != nil {
 		return lr, fmt.Errorf("latency: %w", err)
 	}
-	to, err := b.admin.endOffsets(ctx, out, b.o.partitions)
+	to, err := b.admin.endOffsets(ctx, out, b.o.outputPartitions)
 	if err != nil {
 		return lr, err
 	}

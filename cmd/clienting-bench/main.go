@@ -26,10 +26,13 @@
 //     deployment does; with it, with a model fitted before the clock.
 //  6. Redis memory per customer (MEMORY USAGE of sampled customer hashes,
 //     and the INFO memory delta of the end-to-end run).
-//  7. Latency: publish new customers' first purchases at half the measured
-//     end-to-end rate; latency is the Kafka timestamp of each customer's
-//     first segment change (set by clienting's producer) minus that of its
-//     input event (set by this program): both clocks are this machine's.
+//  7. Latency: publish events at half the measured end-to-end rate, a tenth
+//     of them new customers' first purchases (which surely publish segment
+//     changes), the others existing customers' purchases and contacts, a mix
+//     about as costly per event as the end-to-end stream; latency is the
+//     Kafka timestamp of each new customer's first segment change (set by
+//     clienting's producer) minus that of its input event (set by this
+//     program): both clocks are this machine's.
 //  8. Go micro-benchmarks (go test -bench) of decode, score and encode.
 package main
 
@@ -60,20 +63,23 @@ func main() {
 
 // options are the command line.
 type options struct {
-	events          int
-	customers       int
-	partitions      int
-	batchSize       int
-	latencyDuration time.Duration
-	skipMicro       bool
-	brokers         []string
-	redis           string
-	profileDir      string
-	keep            bool
-	seed            uint64
-	withModel       bool
-	latencyDump     string
-	kafkaPID        int
+	events           int
+	customers        int
+	partitions       int
+	outputPartitions int
+	batchSize        int
+	latencyDuration  time.Duration
+	skipMicro        bool
+	brokers          []string
+	redis            string
+	profileDir       string
+	keep             bool
+	seed             uint64
+	withModel        bool
+	latencyDump      string
+	newShare         float64
+	latencyRate      float64
+	kafkaPID         int
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -82,7 +88,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs.IntVar(&o.events, "events", 1_000_000, "events to pre-produce and process end to end")
 	fs.IntVar(&o.customers, "customers", 100_000, "customers of the simulated shop")
-	fs.IntVar(&o.partitions, "partitions", 6, "partitions of the input topic (and concurrency of the ceilings)")
+	fs.IntVar(&o.partitions, "partitions", 4, "partitions of the input topic (and concurrency of the ceilings); 4, two per core here")
+	fs.IntVar(&o.outputPartitions, "output-partitions", 0, "partitions of the output topics (default: --partitions)")
 	fs.IntVar(&o.batchSize, "batch-size", 1000, "processor.batch_size of the run, and the ApplyBatch size of the Redis ceiling")
 	fs.DurationVar(&o.latencyDuration, "latency-duration", 30*time.Second, "how long the latency phase publishes")
 	fs.BoolVar(&o.skipMicro, "skip-micro", false, "skip the Go micro-benchmarks")
@@ -91,6 +98,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.profileDir, "profile-dir", "", "when set, save CPU and allocation profiles of the end-to-end run and clienting's log in this `directory`")
 	fs.BoolVar(&o.keep, "keep", false, "keep the topics and Redis keys of the run")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the simulated shop")
+	fs.Float64Var(&o.newShare, "latency-new-share", 0.1, "share of the latency phase's events that are new customers' first purchases (the measured ones); "+
+		"the others are events of existing customers (1: new customers only)")
+	fs.Float64Var(&o.latencyRate, "latency-rate", 0, "events/s of the latency phase (default: half the measured end-to-end rate)")
 	fs.StringVar(&o.latencyDump, "latency-dump", "", "write every latency sample (publish time in unix ms, latency in ms) to this `file`")
 	fs.IntVar(&o.kafkaPID, "kafka-pid", 0, "`pid` of the Kafka broker, to report its CPU time (scripts/bench.sh passes it)")
 	fs.BoolVar(&o.withModel, "with-model", false, "fit the churn and value model to the Redis ceiling's state and give it to the end-to-end run "+
@@ -111,10 +121,19 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("--brokers: no Kafka address (start the servers with scripts/harness.sh up and eval its env)")
 	case o.redis == "":
 		return o, errors.New("--redis: no Redis address (start the servers with scripts/harness.sh up and eval its env)")
+	case o.latencyRate < 0:
+		return o, fmt.Errorf("--latency-rate: %g must not be negative", o.latencyRate)
+	case o.outputPartitions < 0:
+		return o, fmt.Errorf("--output-partitions: %d must not be negative", o.outputPartitions)
 	case o.events <= 0 || o.customers <= 0 || o.partitions <= 0 || o.batchSize <= 0:
 		return o, errors.New("--events, --customers, --partitions and --batch-size must be positive")
 	case o.latencyDuration <= 0:
 		return o, fmt.Errorf("--latency-duration: %s must be positive", o.latencyDuration)
+	case !(o.newShare > 0 && o.newShare <= 1):
+		return o, fmt.Errorf("--latency-new-share: %g must be in (0, 1]", o.newShare)
+	}
+	if o.outputPartitions == 0 {
+		o.outputPartitions = o.partitions
 	}
 	return o, nil
 }

@@ -76,16 +76,16 @@ func startClienting(bin string, args []string, httpAddr string, logTo io.Writer)
 }
 
 // exited reports whether the process is gone, with its exit error.
-func (p *process) exited() (error, bool) {
+func (p *process) exited() (bool, error) {
 	select {
 	case err := <-p.done:
 		p.done <- err
 		if err == nil {
 			err = errors.New("exited with status 0")
 		}
-		return err, true
+		return true, err
 	default:
-		return nil, false
+		return false, nil
 	}
 }
 
@@ -102,7 +102,7 @@ func (p *process) waitReady(ctx context.Context, timeout time.Duration) (time.Ti
 				return time.Now(), nil
 			}
 		}
-		if err, gone := p.exited(); gone {
+		if gone, err := p.exited(); gone {
 			return time.Time{}, fmt.Errorf("clienting exited before it was ready: %w", err)
 		}
 		if time.Now().After(deadline) {
@@ -116,7 +116,7 @@ func (p *process) waitReady(ctx context.Context, timeout time.Duration) (time.Ti
 
 // stop sends SIGTERM and waits for the exit (SIGKILL after timeout).
 func (p *process) stop(timeout time.Duration) error {
-	if _, gone := p.exited(); gone {
+	if gone, _ := p.exited(); gone {
 		return nil
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)

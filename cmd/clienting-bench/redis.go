@@ -275,3 +275,13 @@ func topCommands(before, after map[string][2]float64, events float64, n int) []c
 	})
 	return out[:min(n, len(out))]
 }
+
+// listpackLimits returns the server's hash-max-listpack-entries and
+// hash-max-listpack-value.
+func listpackLimits(ctx context.Context, rdb *redis.Client) (string, error) {
+	m, err := rdb.ConfigGet(ctx, "hash-max-listpack-*").Result()
+	if err != nil {
+		return "", err
+	}
+	return m["hash-max-listpack-entries"] + " / " + m["hash-max-listpack-value"], nil
+}
