@@ -42,8 +42,11 @@ type Config struct {
 	FetchMaxBytes int `yaml:"fetch_max_bytes"`
 	// FetchMaxWait is how long a fetch waits for new messages. Default: 250ms.
 	FetchMaxWait time.Duration `yaml:"fetch_max_wait"`
-	// ProduceBatchTimeout is how long the writer waits to fill a batch.
-	// Default: 2ms.
+	// ProduceBatchTimeout is how long the writer waits for more messages
+	// for an output partition before it sends a produce request. A batch's
+	// messages for a partition always go in one request; the wait only lets
+	// the workers' batches share requests, and every worker's publish
+	// waits for it. Default: 100µs.
 	ProduceBatchTimeout time.Duration `yaml:"produce_batch_timeout"`
 
 	// SweepInterval is how often each partition worker re-evaluates the
@@ -116,7 +119,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.BatchSize, 1000)
 	setDefault(&c.FetchMaxBytes, 4<<20)
 	setDefault(&c.FetchMaxWait, 250*time.Millisecond)
-	setDefault(&c.ProduceBatchTimeout, 2*time.Millisecond)
+	setDefault(&c.ProduceBatchTimeout, 100*time.Microsecond)
 	setDefault(&c.SweepInterval, 10*time.Second)
 	setDefault(&c.SweepLimit, 2000)
 	setDefault(&c.PopulationRefresh, 5*time.Second)

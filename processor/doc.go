@@ -6,6 +6,10 @@
 // A Processor joins a Kafka consumer group (kafka-go's ConsumerGroup API)
 // over the input topics. Every assigned partition gets its own worker, a
 // goroutine that loops: sweep (when due), fetch a batch, process it, commit.
+// Three round trips run beside the loop instead of in it: the next fetch
+// (while the partition has a backlog), the publish of a batch's output
+// (while the next batch is fetched, applied and scored) and the offset
+// commit.
 // Events of one customer share a partition (the key is the customer id), so
 // a customer is only ever processed by one worker at a time.
 //
@@ -29,9 +33,11 @@
 //  4. Record in the store the new published segments, the sequence, the
 //     customer's next due time, and the transitions' messages in the
 //     partition's outbox.
-//  5. Publish the output and dead letters with acks=all, in one call, then
-//     clear the outbox.
-//  6. Commit the offset after the batch.
+//  5. Publish the output and dead letters with acks=all, in one call, in
+//     the background. The next batch's record waits for it, so outputs
+//     leave in input order; that record also clears these outbox entries
+//     (or, when the partition is idle, a clear of its own).
+//  6. Once the publish succeeded, commit the offset after the batch.
 //
 // Redis and Kafka errors are retried with exponential backoff and never
 // skip a message: processing stalls while a server is away and resumes by

@@ -253,6 +253,48 @@ func TestRedisOutage(t *testing.T) {
 // TestOutboxRepublished: transitions recorded by an owner that crashed
 // before publishing them are published, unchanged, by the next owner of the
 // partition before it processes anything.
+// A crash can cut the record pipeline after the outbox entries and before
+// the customers' hashes. The next owner republishes the outbox and restores
+// from it what the cut record would have written, so that a replay cannot
+// give the same transition id to another content; a customer whose record
+// landed (its sequence is there) is left alone.
+func TestOutboxRestoresCutRecord(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC))
+	ctx := context.Background()
+	change := events.SegmentChange{ID: "cut-8", CustomerID: "cut", Segmentation: "rfm", From: "loyal", To: "champions",
+		Cause: events.Cause{Kind: events.CauseEvent, EventID: "e-1"}, Sequence: 8}
+	risk := events.ChurnRisk{ID: "cut-9", CustomerID: "cut", To: "high", Cause: events.Cause{Kind: events.CauseTime}, Sequence: 9}
+	landed := events.SegmentChange{ID: "landed-3", CustomerID: "landed", Segmentation: "rfm", To: "new",
+		Cause: events.Cause{Kind: events.CauseEvent, EventID: "e-2"}, Sequence: 3}
+	box := h.store.OutboxKey(h.input(), 1)
+	require.NoError(t, h.rdb.HSet(ctx, box,
+		"cut", state.EncodeMessages(nil, []state.Message{
+			{Topic: h.cfg.Topics.SegmentChanges, Value: change.AppendJSON(nil)},
+			{Topic: h.cfg.Topics.ChurnRisk, Value: risk.AppendJSON(nil)},
+		}),
+		"landed", state.EncodeMessages(nil, []state.Message{{Topic: h.cfg.Topics.SegmentChanges, Value: landed.AppendJSON(nil)}}),
+	).Err())
+	// the cut customer's hash is as before the record; the landed one's
+	// record went through and a later one too
+	require.NoError(t, h.rdb.HSet(ctx, h.store.CustomerKey("cut"), "seq", 7, "p:rfm", "loyal", "p:churn", "low").Err())
+	require.NoError(t, h.rdb.HSet(ctx, h.store.CustomerKey("landed"), "seq", 4, "p:rfm", "promising").Err())
+
+	stop := h.start(t)
+	testenv.Wait(t, time.Minute, func() bool {
+		box, err := h.store.Outbox(ctx, h.input(), 1)
+		return err == nil && len(box) == 0
+	})
+	require.NoError(t, stop())
+	require.Len(t, kafkatest.ReadAll(t, h.brokers, h.cfg.Topics.SegmentChanges), 2)
+	require.Len(t, kafkatest.ReadAll(t, h.brokers, h.cfg.Topics.ChurnRisk), 1)
+	cut, err := h.rdb.HMGet(ctx, h.store.CustomerKey("cut"), "seq", "p:rfm", "p:churn").Result()
+	require.NoError(t, err)
+	require.Equal(t, []any{"9", "champions", "high"}, cut)
+	kept, err := h.rdb.HMGet(ctx, h.store.CustomerKey("landed"), "seq", "p:rfm").Result()
+	require.NoError(t, err)
+	require.Equal(t, []any{"4", "promising"}, kept)
+}
+
 func TestOutboxRepublished(t *testing.T) {
 	h := newHarness(t, time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC))
 	ctx := context.Background()

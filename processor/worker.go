@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,7 @@ type worker struct {
 	dlq         string
 	partLabel   string
 	fetcher     *kafka.Client // the worker's own connection for fetches
+	committer   *offsetCommitter
 
 	lastSweep time.Time
 
@@ -58,6 +60,11 @@ type worker struct {
 	// published are customers whose outbox entries were published and are
 	// cleared with the next record (or when the partition is idle)
 	published []string
+	// flight is the publish in flight, nil when none: a batch's output is
+	// published while the next batch is fetched, applied and scored
+	flight *flight
+	// spare is the output buffers of the last flight, reused
+	spare flight
 	// buf holds the batch's output keys and values; messages point into
 	// it until they are published
 	buf []byte
@@ -122,11 +129,12 @@ func (p *Processor) newWorker(topic string, partition int, offset int64, c *comm
 }
 
 // run is the partition loop: sweep when due, take the next fetched batch,
-// process it, hand its offset to the committer. Fetches run one batch ahead
-// while there is a backlog, and commits in the background (startPrefetch,
-// startCommitter), so neither round trip delays the next batch. It returns
-// when the generation ends, after finishing the batch in flight and
-// committing it.
+// process it. Fetches run one batch ahead while there is a backlog, a
+// batch's output is published while the next batch is processed, and
+// commits run in the background (startPrefetch, takeOff, startCommitter),
+// so none of these round trips delays the next batch. It returns when the
+// generation ends, after finishing the batch in flight, publishing its
+// output and committing it.
 func (w *worker) run(gctx context.Context) {
 	p := w.p
 	// Work in flight survives the end of the generation for at most
@@ -148,9 +156,15 @@ func (w *worker) run(gctx context.Context) {
 	if err := p.retry(gctx, "flush outbox", w.flushOutbox); err != nil {
 		return
 	}
-	commits := w.startCommitter(gctx, dctx)
-	defer commits.close()
+	w.committer = w.startCommitter(gctx, dctx)
+	defer w.committer.close()
 	defer w.clearPublished(dctx)
+	defer func() {
+		// the last batch's publish: its offset is committed when it lands
+		if err := w.land(); err != nil {
+			log.Error("output of the last batch not published at shutdown; the next owner republishes it", "err", err)
+		}
+	}()
 	next, stopFetching := w.startPrefetch(gctx)
 	defer stopFetching()
 	for gctx.Err() == nil {
@@ -165,7 +179,12 @@ func (w *worker) run(gctx context.Context) {
 			return // the generation ended
 		}
 		if len(msgs) == 0 {
-			w.clearPublished(gctx) // idle: no next record to clear them with
+			// idle: no next record to clear the outbox with
+			if err := w.land(); err != nil {
+				log.Error("output not published; the next owner republishes it", "err", err)
+				return
+			}
+			w.clearPublished(gctx)
 		}
 		for len(msgs) > 0 {
 			n := min(len(msgs), p.cfg.BatchSize)
@@ -178,9 +197,7 @@ func (w *worker) run(gctx context.Context) {
 				log.Error("batch abandoned at shutdown", "err", err)
 				return
 			}
-			next := chunk[n-1].offset + 1
-			commits.commit(next)
-			w.offset = next
+			w.offset = chunk[n-1].offset + 1
 		}
 	}
 }
@@ -455,9 +472,10 @@ func readBytes(arena []byte, b kafka.Bytes) ([]byte, []byte, error) {
 	return buf, arena, err
 }
 
-// process decodes, applies, scores and publishes one batch and records what
-// it published. It retries Redis and Kafka until they answer or ctx ends;
-// it returns an error only when ctx ended.
+// process decodes, applies and scores one batch, records what it is to
+// publish and starts publishing it; the batch's offset is handed to the
+// committer once its output is published. It retries Redis and Kafka until
+// they answer or ctx ends; it returns an error only when ctx ended.
 func (w *worker) process(ctx context.Context, msgs []inMsg) error {
 	p := w.p
 	start := time.Now()
@@ -477,14 +495,8 @@ func (w *worker) process(ctx context.Context, msgs []inMsg) error {
 		return err
 	}
 	w.score(p.cfg.Now())
-	if err := w.publishAndRecord(ctx); err != nil {
+	if err := w.publishAndRecord(ctx, msgs[len(msgs)-1].offset+1); err != nil {
 		return err
-	}
-	done := time.Now()
-	for _, t := range w.times {
-		if !t.IsZero() {
-			p.metrics.EndToEnd.Observe(done.Sub(t).Seconds())
-		}
 	}
 	p.metrics.BatchDuration.Observe(time.Since(start).Seconds())
 	return nil
@@ -767,12 +779,18 @@ func (w *worker) deadLetter(m *inMsg, err error) {
 }
 
 // publishAndRecord makes the batch's transitions durable: it records them
-// in the store together with their messages (the outbox), publishes the
-// output (acks=all), and leaves the outbox entries to be cleared with the
-// next record. A crash after the record republishes the recorded messages
+// in the store together with their messages (the outbox), then starts
+// publishing the output (acks=all) in the background; commit (the next
+// offset of the batch, negative for a sweep) is handed to the committer
+// once that succeeded, and the outbox entries are cleared with the next
+// record. A crash after the record republishes the recorded messages
 // unchanged when the partition is next assigned (flushOutbox); a crash
 // before it recomputes the same transitions on replay.
-func (w *worker) publishAndRecord(ctx context.Context) error {
+//
+// The previous batch's publish, which ran meanwhile, is waited for before
+// the record: so outputs leave in input order, offsets are committed in
+// order, and the record clears the previous batch's published outbox.
+func (w *worker) publishAndRecord(ctx context.Context, commit int64) error {
 	p := w.p
 	recs := w.recs[:0]
 	boxed := w.boxed[:0]
@@ -793,6 +811,9 @@ func (w *worker) publishAndRecord(ctx context.Context) error {
 	}
 	w.recs, w.boxed = recs, boxed
 	defer clear(recs) // drop references to the batch's maps and messages
+	if err := w.land(); err != nil {
+		return err
+	}
 	err := p.retry(ctx, "redis record", func(ctx context.Context) error {
 		t := time.Now()
 		err := p.store.RecordAndClear(ctx, w.topic, w.partition, w.published, recs)
@@ -806,12 +827,70 @@ func (w *worker) publishAndRecord(ctx context.Context) error {
 		return err
 	}
 	w.published = w.published[:0]
-	if err := w.publish(ctx, w.out); err != nil {
-		return err
+	w.takeOff(ctx, commit)
+	return nil
+}
+
+// flight is a batch's output on its way to Kafka: the messages, the buffer
+// they point into, the Kafka timestamps of their causes, and the customers
+// whose outbox entries they are.
+type flight struct {
+	out   []kafka.Message
+	buf   []byte
+	times []time.Time
+	boxed []string
+	done  chan struct{}
+	err   error
+}
+
+// takeOff publishes the batch's output in the background, then hands
+// commit to the committer (when not negative) and observes the end-to-end
+// latency. The worker goes on with the spare buffers.
+func (w *worker) takeOff(ctx context.Context, commit int64) {
+	p := w.p
+	f := &flight{out: w.out, buf: w.buf, times: w.times,
+		boxed: append(w.spare.boxed[:0], w.boxed...), done: make(chan struct{})}
+	w.out, w.buf, w.times = w.spare.out[:0], w.spare.buf[:0], w.spare.times[:0]
+	w.spare = flight{}
+	w.flight = f
+	go func() {
+		defer close(f.done)
+		if f.err = w.publish(ctx, f.out); f.err != nil {
+			return
+		}
+		if commit >= 0 {
+			w.committer.commit(commit)
+		}
+		done := time.Now()
+		for _, t := range f.times {
+			if !t.IsZero() {
+				p.metrics.EndToEnd.Observe(done.Sub(t).Seconds())
+			}
+		}
+	}()
+}
+
+// land waits for the publish in flight, if any. Its customers' outbox
+// entries are then cleared with the next record (a crash before that
+// republishes these messages, with the same ids, which consumers drop), and
+// its buffers are kept for reuse. The error is the publish's: it failed
+// only because its context ended.
+func (w *worker) land() error {
+	f := w.flight
+	if f == nil {
+		return nil
 	}
-	// Cleared with the next record, in its round trip: a crash before
-	// republishes these messages, with the same ids, which consumers drop.
-	w.published = append(w.published, boxed...)
+	<-f.done
+	w.flight = nil
+	if f.err != nil {
+		return f.err
+	}
+	w.published = append(w.published, f.boxed...)
+	clear(f.out) // drop references to the messages
+	if cap(f.buf) > maxKeptBuf {
+		f.buf = nil
+	}
+	w.spare = flight{out: f.out[:0], buf: f.buf[:0], times: f.times[:0], boxed: f.boxed[:0]}
 	return nil
 }
 
@@ -882,7 +961,57 @@ func (w *worker) flushOutbox(ctx context.Context) error {
 	if err := w.publish(ctx, msgs); err != nil {
 		return err
 	}
+	// The record of these transitions may not have landed (see
+	// state.Store.OutboxKey): restore it before the outbox goes.
+	restored := 0
+	for id, ms := range box {
+		published, seq := w.recordOf(id, ms)
+		ok, err := p.store.RestorePublished(ctx, id, published, seq)
+		if err != nil {
+			p.metrics.RedisErrors.WithLabelValues("outbox").Inc()
+			return err
+		}
+		if ok {
+			restored++
+		}
+	}
+	if restored > 0 {
+		p.log.Warn("restored the published segments of customers whose record an interruption cut short",
+			"topic", w.topic, "partition", w.partition, "customers", restored)
+	}
 	return w.clearOutbox(ctx, ids)
+}
+
+// recordOf reads from a customer's outbox messages what its record wrote:
+// the last segment published per segmentation, the churn-risk level and the
+// highest transition sequence. A message that does not decode (which only
+// another version could have written) is logged and left out.
+func (w *worker) recordOf(id string, msgs []state.Message) (map[string]string, int64) {
+	p := w.p
+	published := map[string]string{}
+	var seq int64
+	for _, m := range msgs {
+		var err error
+		switch m.Topic {
+		case p.cfg.Topics.SegmentChanges:
+			var c events.SegmentChange
+			if err = json.Unmarshal(m.Value, &c); err == nil {
+				published[c.Segmentation] = c.To
+				seq = max(seq, c.Sequence)
+			}
+		case p.cfg.Topics.ChurnRisk:
+			var r events.ChurnRisk
+			if err = json.Unmarshal(m.Value, &r); err == nil {
+				published[scoring.ChurnKey] = r.To
+				seq = max(seq, r.Sequence)
+			}
+		}
+		if err != nil {
+			p.log.Error("outbox message does not decode; its segment is not restored",
+				"topic", w.topic, "partition", w.partition, "customer", id, "output_topic", m.Topic, "err", err)
+		}
+	}
+	return published, seq
 }
 
 // sweep re-evaluates the partition's customers whose due time has passed
@@ -930,7 +1059,7 @@ func (w *worker) sweep(ctx context.Context) error {
 	p.metrics.SweepCustomers.Add(float64(len(ids)))
 	// Sweeps use ctx: a sweep cut short is redone by the next tick, with
 	// the same output ids.
-	return w.publishAndRecord(ctx)
+	return w.publishAndRecord(ctx, -1)
 }
 
 func (p *Processor) money(minor int64) events.Money {

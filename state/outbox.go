@@ -19,6 +19,13 @@ import (
 // record republishes the very same messages when the partition is next
 // assigned (Outbox), so a transition is never lost and never changes its
 // content or its place in the customer's sequence.
+//
+// The record is one pipeline, not a transaction (its keys may live on
+// different Redis Cluster nodes): a crash can cut it after the outbox
+// entries and before some customers' hashes. So the processor restores the
+// published segments and sequence from the messages it republishes
+// (RestorePublished) before it clears them: a replay then never gives a
+// transition's id to another content.
 func (s *Store) OutboxKey(topic string, partition int) string {
 	return s.cfg.Prefix + ":ob:{" + topic + ":" + strconv.Itoa(partition) + "}"
 }
@@ -96,4 +103,33 @@ func (s *Store) ClearOutbox(ctx context.Context, topic string, partition int, id
 		return fmt.Errorf("%w: clear outbox: %w", ErrUnavailable, err)
 	}
 	return nil
+}
+
+// restoreScript writes a customer's published segments and transition
+// sequence (ARGV[1]) unless its hash holds that sequence or a later one.
+var restoreScript = redis.NewScript(`
+local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+if cur >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], unpack(ARGV, 2))
+return 1
+`)
+
+// RestorePublished writes what a customer's record says was published (by
+// segmentation, and the churn-risk level under scoring.ChurnKey) and its
+// transition sequence, unless the customer's hash holds seq or a later
+// sequence already: the record landed. It reports whether it wrote.
+func (s *Store) RestorePublished(ctx context.Context, id string, published map[string]string, seq int64) (bool, error) {
+	if seq <= 0 {
+		return false, nil
+	}
+	args := make([]any, 0, 1+2*len(published))
+	args = append(args, seq)
+	for name, v := range published {
+		args = append(args, publishedPrefix+name, v)
+	}
+	n, err := restoreScript.Run(ctx, s.rdb, []string{s.CustomerKey(id)}, args...).Int()
+	if err != nil {
+		return false, fmt.Errorf("%w: restore published segments of %q: %w", ErrUnavailable, id, err)
+	}
+	return n == 1, nil
 }

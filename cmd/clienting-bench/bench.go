@@ -110,7 +110,7 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	o := b.o
 	res := &results{
 		started: time.Now(), loadStart: loadAverage(), cpus: runtime.NumCPU(),
-		events: o.events, customers: o.customers, partitions: o.partitions, outputPartitions: o.outputPartitions, batchSize: o.batchSize, newShare: o.newShare,
+		events: o.events, customers: o.customers, partitions: o.partitions, outputPartitions: o.outputPartitions, batchSize: o.batchSize, newShare: o.newShare, sets: o.sets,
 	}
 	b.logf("run %s (Redis prefix %s): %d events, %d customers, %d partitions; load average %s", b.name, b.prefix, o.events, o.customers, o.partitions, res.loadStart)
 
@@ -302,6 +302,7 @@ func (b *bench) args(httpAddr string) []string {
 		"log.level=warn",
 		"model.refit=false",
 	}
+	sets = append(sets, b.o.sets...) // later ones win
 	args := []string{"run"}
 	for _, s := range sets {
 		args = append(args, "--set", s)

@@ -77,6 +77,7 @@ type options struct {
 	seed             uint64
 	withModel        bool
 	latencyDump      string
+	sets             []string
 	newShare         float64
 	latencyRate      float64
 	kafkaPID         int
@@ -101,6 +102,13 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.newShare, "latency-new-share", 0.1, "share of the latency phase's events that are new customers' first purchases (the measured ones); "+
 		"the others are events of existing customers (1: new customers only)")
 	fs.Float64Var(&o.latencyRate, "latency-rate", 0, "events/s of the latency phase (default: half the measured end-to-end rate)")
+	fs.Func("set", "pass `key=value` to clienting run as --set (repeatable), e.g. to compare configurations", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("%q: want key=value", v)
+		}
+		o.sets = append(o.sets, v)
+		return nil
+	})
 	fs.StringVar(&o.latencyDump, "latency-dump", "", "write every latency sample (publish time in unix ms, latency in ms) to this `file`")
 	fs.IntVar(&o.kafkaPID, "kafka-pid", 0, "`pid` of the Kafka broker, to report its CPU time (scripts/bench.sh passes it)")
 	fs.BoolVar(&o.withModel, "with-model", false, "fit the churn and value model to the Redis ceiling's state and give it to the end-to-end run "+

@@ -50,6 +50,7 @@ type results struct {
 	latBreakdown      breakdown
 	latOutPerEvent    float64
 	newShare          float64
+	sets              []string // --set passed to clienting run
 	rssE2E, rssPeak   int64
 
 	infoDeltaPerCustomer float64
@@ -142,6 +143,9 @@ func (r *results) print(w io.Writer) {
 		r.started.UTC().Format("2006-01-02 15:04 MST"), r.cpus, r.loadStart, r.loadEnd, r.took.Round(time.Second))
 	fmt.Fprintf(w, "%s events, %s customers, %d input partitions, %d per output topic, processor.batch_size %d; Kafka, Redis, clienting and this program share the machine.\n",
 		thousands(float64(r.events)), thousands(float64(r.customers)), r.partitions, r.outputPartitions, r.batchSize)
+	if len(r.sets) > 0 {
+		fmt.Fprintf(w, "clienting run settings besides the defaults: %s\n", strings.Join(r.sets, " "))
+	}
 	fmt.Fprintln(w, "Latency is Kafka timestamp of the segment change (clienting's producer) minus that of the input event (this program): both from this machine's clock.")
 	fmt.Fprintln(w)
 	t.write(w)
