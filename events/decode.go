@@ -464,6 +464,20 @@ func source(x *doc, strs *stringSet) (int64, error) {
 	return seq, nil
 }
 
+// ValidSource reports whether s is a valid source: 1..MaxSourceBytes
+// characters of A-Z, a-z, 0-9, '.', '_' and '-'.
+func ValidSource(s string) bool {
+	if len(s) == 0 || len(s) > MaxSourceBytes {
+		return false
+	}
+	for i := range len(s) {
+		if !isSourceChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 func isSourceChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '.' || c == '_' || c == '-'
 }

@@ -632,3 +632,13 @@ func TestDecodeSource(t *testing.T) {
 	}
 	runErrorCases(t, d, tests)
 }
+
+func TestValidSource(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"history", "a", "Shop-2023.v2_x", strings.Repeat("x", events.MaxSourceBytes)} {
+		require.True(t, events.ValidSource(s), s)
+	}
+	for _, s := range []string{"", "/shop", "a b", "café", "a:b", strings.Repeat("x", events.MaxSourceBytes+1)} {
+		require.False(t, events.ValidSource(s), s)
+	}
+}
