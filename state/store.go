@@ -121,7 +121,7 @@ type Outcome uint8
 const (
 	Applied    Outcome = iota // the event changed the state
 	Redelivery                // the message's offset was already applied
-	Duplicate                 // an event with the same id was already applied
+	Duplicate                 // an event with the same id, or of the same source with a source_seq at or above, was applied
 )
 
 // String names the outcome as used in metric labels.
