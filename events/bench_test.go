@@ -23,6 +23,8 @@ func BenchmarkDecode(b *testing.B) {
 			`"order_id":"o-778812","amount":"129.90","currency":"USD","margin":"31.20","items":3,"channel":"web"}`, nil},
 		{"v1/purchase-eur-number", `{"schema":1,"id":"e-1001","type":"purchase","customer_id":"customer-000042","time":"2024-05-01T10:00:00.123+02:00",` +
 			`"order_id":"o-778812","amount":129.9,"currency":"EUR","kind":"refund","margin":-3.2}`, nil},
+		{"v1/purchase-sourced", `{"schema":1,"id":"e-1001","type":"purchase","customer_id":"customer-000042","time":"2024-05-01T10:00:00.123Z",` +
+			`"source":"history","source_seq":1714557600123000,"order_id":"o-778812","amount":"129.90","currency":"USD","items":3}`, nil},
 		{"v1/complaint", `{"schema":1,"id":"e-1002","type":"complaint","customer_id":"customer-000042","time":"2024-05-01T10:00:00Z",` +
 			`"complaint_id":"k-1","severity":"high","category":"delivery","status":"opened","channel":"phone"}`, nil},
 		{"v1/contact", `{"schema":1,"id":"e-1003","type":"contact","customer_id":"customer-000042","time":"2024-05-01T10:00:00Z",` +

@@ -18,7 +18,14 @@ type Header struct {
 const (
 	// MaxIDBytes bounds id, customer_id and every other string field.
 	MaxIDBytes = 256
+	// MaxSourceBytes bounds source, which is 1..MaxSourceBytes characters
+	// of A-Z, a-z, 0-9, '.', '_' and '-'.
+	MaxSourceBytes = 64
 )
+
+// MaxSourceSeq is the largest source_seq, 2^53-1: the largest integer every
+// JSON reader holds exactly.
+const MaxSourceSeq = 1<<53 - 1
 
 // mode is how a message carries its event.
 type mode uint8
@@ -241,6 +248,11 @@ func (d *Decoder) build(m mode, key []byte, env, pay *doc) (Event, error) {
 	}
 	strs.add(slotCustomerID, &cust)
 
+	// Source.
+	if ev.SourceSeq, err = source(pay, &strs); err != nil {
+		return ev, err
+	}
+
 	switch ev.Type {
 	case TypePurchase:
 		err = d.purchase(pay, &ev.Purchase, &strs)
@@ -390,6 +402,100 @@ func customer(m mode, env, pay *doc, buf []byte) (token, string, []byte, error) 
 		return token{}, "", nil, env.invalid(fSubject, s, "must not be empty")
 	}
 	return *s, env.names[fSubject], sv, nil
+}
+
+// Rules of source and source_seq.
+const (
+	sourceRule    = "must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-'"
+	sourceSeqRule = "must be an integer from 1 to 9007199254740991: a JSON number without fraction or exponent, or a string of digits"
+)
+
+// maxSourceSeqDigits is the number of digits of MaxSourceSeq.
+const maxSourceSeqDigits = 16
+
+// source decodes the optional source and source_seq, which come together,
+// adds source to strs and returns source_seq (0 when both are absent).
+func source(x *doc, strs *stringSet) (int64, error) {
+	s, err := x.get(fSource)
+	if err != nil {
+		return 0, err
+	}
+	q, err := x.get(fSourceSeq)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case !s.present() && !q.present():
+		return 0, nil
+	case !s.present():
+		return 0, newError(ReasonMissingField, x.names[fSource], nil, "is required when "+x.names[fSourceSeq]+" is present")
+	case !q.present():
+		return 0, newError(ReasonMissingField, x.names[fSourceSeq], nil, "is required when "+x.names[fSource]+" is present")
+	}
+
+	if s.kind != kindString {
+		return 0, x.invalid(fSource, s, "must be a string")
+	}
+	if n, ok := stringInfo(s); !ok || n == 0 || n > MaxSourceBytes {
+		return 0, x.invalid(fSource, s, sourceRule)
+	}
+	var buf [MaxSourceBytes]byte
+	for _, c := range text(s, buf[:0]) {
+		if !isSourceChar(c) {
+			return 0, x.invalid(fSource, s, sourceRule)
+		}
+	}
+
+	var digits []byte
+	var dbuf [maxSourceSeqDigits]byte
+	switch q.kind {
+	case kindNumber:
+		digits = q.raw
+	case kindString:
+		if n, ok := stringInfo(q); ok && n <= len(dbuf) {
+			digits = text(q, dbuf[:0])
+		}
+	}
+	seq, ok := parseSourceSeq(digits)
+	if !ok {
+		return 0, x.invalid(fSourceSeq, q, sourceSeqRule)
+	}
+	strs.add(slotSource, s)
+	return seq, nil
+}
+
+// ValidSource reports whether s is a valid source: 1..MaxSourceBytes
+// characters of A-Z, a-z, 0-9, '.', '_' and '-'.
+func ValidSource(s string) bool {
+	if len(s) == 0 || len(s) > MaxSourceBytes {
+		return false
+	}
+	for i := range len(s) {
+		if !isSourceChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isSourceChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '.' || c == '_' || c == '-'
+}
+
+// parseSourceSeq parses 1..MaxSourceSeq written as decimal digits without a
+// leading zero.
+func parseSourceSeq(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > maxSourceSeqDigits || b[0] == '0' {
+		return 0, false
+	}
+	var v int64
+	for _, c := range b {
+		if !isDigit(c) {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v, v <= MaxSourceSeq
 }
 
 // purchase decodes the purchase payload.
@@ -681,6 +787,7 @@ const (
 	slotContactChannel
 	slotCampaignID
 	slotOutcome
+	slotSource
 	numSlots
 )
 
@@ -723,6 +830,7 @@ func (s *stringSet) build(ev *Event) {
 	}
 	ev.ID = str(slotID)
 	ev.CustomerID = str(slotCustomerID)
+	ev.Source = str(slotSource)
 	switch ev.Type {
 	case TypePurchase:
 		ev.Purchase.OrderID = str(slotOrderID)

@@ -544,3 +544,101 @@ func TestNewDecoderValidation(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+func TestDecodeSource(t *testing.T) {
+	t.Parallel()
+	d := newDecoder(t)
+	sourced := func(src, seq string) string { return without("", `"source":`+src+`,"source_seq":`+seq) }
+	want := func(src string, seq int64) events.Event {
+		return events.Event{ID: "e-1", Type: events.TypePurchase, CustomerID: "c-1", Time: ts("2024-05-01T10:00:00Z"),
+			Source: src, SourceSeq: seq, Purchase: events.Purchase{OrderID: "o-1", Amount: 1234, Currency: "USD"}}
+	}
+	const ce = `{"specversion":"1.0","id":"e-1","source":"/shop/eu","type":"com.example.shop.purchase","time":"2024-05-01T10:00:00Z","subject":"c-1",`
+	binary := binaryHeaders("ce_specversion", "1.0", "ce_id", "e-1", "ce_type", "purchase", "ce_source", "/shop/eu",
+		"ce_time", "2024-05-01T10:00:00Z", "ce_subject", "c-1")
+	valid := []struct {
+		name    string
+		value   string
+		headers []events.Header
+		want    events.Event
+	}{
+		{"absent", without("", ""), nil, want("", 0)},
+		{"both null", sourced("null", "null"), nil, want("", 0)},
+		{"number", sourced(`"history"`, "1714557600000000"), nil, want("history", 1714557600000000)},
+		{"string of digits", sourced(`"shop-2023.v2_a"`, `"7"`), nil, want("shop-2023.v2_a", 7)},
+		{"smallest and largest", sourced(`"`+strings.Repeat("x", 64)+`"`, "9007199254740991"), nil, want(strings.Repeat("x", 64), 9007199254740991)},
+		{"escapes", sourced(`"hist\u006fry"`, `"1\u0032"`), nil, want("history", 12)},
+		{"one", sourced(`"h"`, "1"), nil, want("h", 1)},
+		{"structured: in data; the CloudEvents source is another thing", ce +
+			`"data":{"order_id":"o-1","amount":"12.34","currency":"USD","source":"history","source_seq":42}}`, nil, want("history", 42)},
+		{"structured without", ce + `"data":{"order_id":"o-1","amount":"12.34","currency":"USD"},"source_seq":1}`, nil, want("", 0)},
+		{"binary: in the value", `{"order_id":"o-1","amount":"12.34","currency":"USD","source":"history","source_seq":"42"}`, binary, want("history", 42)},
+	}
+	for _, tt := range valid {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := d.Decode([]byte("c-1"), []byte(tt.value), tt.headers)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+
+	const srcRule = "must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-'"
+	const seqRule = "must be an integer from 1 to 9007199254740991: a JSON number without fraction or exponent, or a string of digits"
+	seqCase := func(name, seq string) errCase {
+		return errCase{name: "source_seq " + name, value: sourced(`"history"`, seq), field: "source_seq", reason: events.ReasonInvalidField, rule: seqRule}
+	}
+	srcCase := func(name, src string) errCase {
+		return errCase{name: "source " + name, value: sourced(src, "1"), field: "source", reason: events.ReasonInvalidField, rule: srcRule}
+	}
+	tests := []errCase{
+		{name: "source without source_seq", value: without("", `"source":"history"`), field: "source_seq", reason: events.ReasonMissingField, rule: "is required when source is present"},
+		{name: "source_seq without source", value: without("", `"source_seq":1`), field: "source", reason: events.ReasonMissingField, rule: "is required when source_seq is present"},
+		{name: "source null", value: sourced("null", "1"), field: "source", reason: events.ReasonMissingField, rule: "is required when source_seq is present"},
+		{name: "source_seq null", value: sourced(`"history"`, "null"), field: "source_seq", reason: events.ReasonMissingField, rule: "is required when source is present"},
+		{name: "source number", value: sourced("7", "1"), field: "source", reason: events.ReasonInvalidField, rule: "must be a string"},
+		{name: "source duplicate", value: without("", `"source":"a","source_seq":1,"source":"a"`), field: "source", reason: events.ReasonDuplicateField, rule: "at most once"},
+		{name: "source_seq duplicate", value: without("", `"source":"a","source_seq":1,"source_seq":1`), field: "source_seq", reason: events.ReasonDuplicateField, rule: "at most once"},
+		srcCase("empty", `""`),
+		srcCase("65 bytes", `"`+strings.Repeat("x", 65)+`"`),
+		srcCase("slash", `"/shop/eu"`),
+		srcCase("space", `"my shop"`),
+		srcCase("non-ASCII", `"caf\u00e9"`),
+		srcCase("invalid UTF-8", "\"a\xff\""),
+		srcCase("lone surrogate", `"a\ud800"`),
+		seqCase("zero", "0"),
+		seqCase("negative", "-1"),
+		seqCase("fraction", "1.5"),
+		seqCase("whole fraction", "1.0"),
+		seqCase("exponent", "1e3"),
+		seqCase("2^53", "9007199254740992"),
+		seqCase("20 digits", "12345678901234567890"),
+		seqCase("empty string", `""`),
+		seqCase("string with a leading zero", `"007"`),
+		seqCase("string zero", `"0"`),
+		seqCase("string with a sign", `"+1"`),
+		seqCase("string with letters", `"12a"`),
+		seqCase("string with spaces", `" 12"`),
+		seqCase("string 2^53", `"9007199254740992"`),
+		seqCase("string with a lone surrogate", `"12\ud800"`),
+		seqCase("bool", "true"),
+		seqCase("object", `{}`),
+		{name: "structured: data.source without data.source_seq", value: ce + `"data":{"order_id":"o-1","amount":"12.34","currency":"USD","source":"history"}}`,
+			field: "data.source_seq", reason: events.ReasonMissingField, rule: "is required when data.source is present"},
+		{name: "structured: data.source_seq invalid", value: ce + `"data":{"order_id":"o-1","amount":"12.34","currency":"USD","source":"history","source_seq":0}}`,
+			field: "data.source_seq", reason: events.ReasonInvalidField, rule: seqRule},
+		{name: "binary: source in the value invalid", headers: binary, value: `{"order_id":"o-1","amount":"12.34","currency":"USD","source":"/shop","source_seq":1}`,
+			field: "source", reason: events.ReasonInvalidField, rule: srcRule},
+	}
+	runErrorCases(t, d, tests)
+}
+
+func TestValidSource(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"history", "a", "Shop-2023.v2_x", strings.Repeat("x", events.MaxSourceBytes)} {
+		require.True(t, events.ValidSource(s), s)
+	}
+	for _, s := range []string{"", "/shop", "a b", "café", "a:b", strings.Repeat("x", events.MaxSourceBytes+1)} {
+		require.False(t, events.ValidSource(s), s)
+	}
+}

@@ -29,6 +29,16 @@
 //   - time: required RFC 3339 date-time ("T" and "Z" may be lower case,
 //     up to 9 fraction digits, no leap second), not before 1970 and not more
 //     than DecoderConfig.MaxFutureSkew after the current time. Kept in UTC.
+//   - source, source_seq: optional, both or neither. source names a
+//     producer that numbers each customer's events in increasing order
+//     (the history importer writes "history"): 1..64 characters of A-Z,
+//     a-z, 0-9, '.', '_' and '-' ([MaxSourceBytes]). source_seq is the
+//     event's number: an integer 1..2^53-1 ([MaxSourceSeq]), a JSON number
+//     without fraction or exponent or a string of digits without a leading
+//     zero. The processor applies an event with a source only if its
+//     source_seq is greater than every source_seq of that source it
+//     applied for the customer, so re-publishing a source's events is
+//     harmless however long ago they were first applied.
 //
 // A purchase (a sale, or a refund that reduces monetary value):
 //
@@ -80,8 +90,9 @@
 //     customer_id, and must equal it when both are present.
 //   - datacontenttype: absent or application/json (parameters allowed).
 //   - data: required JSON object holding the type-specific fields as in
-//     schema v1; errors name them "data.amount" and so on. data_base64 is
-//     not supported.
+//     schema v1, and source and source_seq when the event has them (the
+//     CloudEvents source attribute is not the event's source); errors name
+//     them "data.amount" and so on. data_base64 is not supported.
 //
 // Batched CloudEvents (application/cloudevents-batch+json) are rejected: one
 // message is one event.
@@ -93,7 +104,7 @@
 // ce_specversion, ce_id, ce_source, ce_type, ce_time and ce_subject (the
 // same rules as above, errors name the header), the content-type header is
 // absent or application/json (or application/*+json), and the record value
-// is the data object. Header names are matched exactly, except content-type,
+// is the data object (with source and source_seq, if any). Header names are matched exactly, except content-type,
 // which is matched case-insensitively. A [Header] converts from kafka-go's
 // kafka.Header with events.Header(h).
 //

@@ -17,7 +17,8 @@ import (
 // Amounts are minor units of the base currency already, so they are written
 // as exact decimals with minorUnits places in baseCurrency, whatever
 // e.Purchase.Currency says. Optional fields are written only when set
-// (margin when HasMargin, items when non-zero, strings when non-empty).
+// (source and source_seq when Source is non-empty, margin when HasMargin,
+// items when non-zero, strings when non-empty).
 // Time is written in UTC with up to nanosecond precision.
 //
 // A Decoder with the same base currency and minor units decodes the result
@@ -32,6 +33,12 @@ func (e Event) AppendJSON(dst []byte, minorUnits int, baseCurrency string) []byt
 	dst = appendString(dst, e.CustomerID)
 	dst = append(dst, `,"time":`...)
 	dst = appendTime(dst, e.Time)
+	if e.Source != "" {
+		dst = append(dst, `,"source":`...)
+		dst = appendString(dst, e.Source)
+		dst = append(dst, `,"source_seq":`...)
+		dst = strconv.AppendInt(dst, e.SourceSeq, 10)
+	}
 	switch e.Type {
 	case TypePurchase:
 		p := &e.Purchase

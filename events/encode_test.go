@@ -27,6 +27,11 @@ func TestEventAppendJSON(t *testing.T) {
 		Contact: events.Contact{ContactID: "t", Channel: "sms", Inbound: true, Outcome: "replied"}}
 	require.Equal(t, `{"schema":1,"id":"e-3","type":"contact","customer_id":"c","time":"2024-05-01T12:30:00Z",`+
 		`"contact_id":"t","channel":"sms","direction":"inbound","outcome":"replied"}`, string(k.AppendJSON(nil, 2, "USD")))
+
+	s := events.Event{ID: "e-4", Type: events.TypePurchase, CustomerID: "c", Time: evTime, Source: "history", SourceSeq: events.MaxSourceSeq,
+		Purchase: events.Purchase{OrderID: "o", Amount: 1}}
+	require.Equal(t, `{"schema":1,"id":"e-4","type":"purchase","customer_id":"c","time":"2024-05-01T12:30:00Z",`+
+		`"source":"history","source_seq":9007199254740991,"order_id":"o","kind":"sale","amount":"0.01","currency":"USD"}`, string(s.AppendJSON(nil, 2, "USD")))
 }
 
 // TestEventRoundTrip decodes wire messages, re-encodes them canonically and
@@ -46,6 +51,7 @@ func TestEventRoundTrip(t *testing.T) {
 		without("customer_id", `"customer_id":"`+strings.Repeat("😀", 64)+`"`),
 		without("time", `"time":"1970-01-01T00:00:00.000000001-00:00"`),
 		without("time", `"time":"2024-05-01T12:05:00+00:01"`),
+		without("", `"source":"hist\u006fry","source_seq":"1714557600000000"`),
 		`{"specversion":"1.0","id":"e","source":"s","type":"a.b.contact","time":"2024-05-01T10:00:00Z","subject":" ",` +
 			`"data":{"contact_id":"t","channel":"email","direction":"inbound"}}`,
 	}

@@ -36,6 +36,15 @@ type Event struct {
 	CustomerID string    // 1..256 bytes of UTF-8, equals the Kafka key when a key is set
 	Time       time.Time // event time (UTC), not more than the configured skew in the future
 
+	// Source names a producer that numbers its events per customer, such
+	// as the history importer; "" when the event has none. SourceSeq is the
+	// event's number in that source (1..MaxSourceSeq, 0 without a source):
+	// the processor applies an event of a source only if its SourceSeq is
+	// greater than that of every event of the source it applied before for
+	// the customer.
+	Source    string
+	SourceSeq int64
+
 	Purchase  Purchase
 	Complaint Complaint
 	Contact   Contact

@@ -80,6 +80,10 @@ func FuzzDecode(f *testing.F) {
 		if ev.Time.Location() != time.UTC || ev.Time.Before(time.Unix(0, 0)) || ev.Time.After(testNow.Add(events.DefaultMaxFutureSkew)) {
 			t.Fatalf("bad time %v", ev.Time)
 		}
+		if (ev.Source == "") != (ev.SourceSeq == 0) || len(ev.Source) > events.MaxSourceBytes || ev.SourceSeq < 0 || ev.SourceSeq > events.MaxSourceSeq ||
+			strings.Trim(ev.Source, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != "" {
+			t.Fatalf("bad source %q, seq %d", ev.Source, ev.SourceSeq)
+		}
 		if ev.Type == events.TypePurchase && (ev.Purchase.Amount <= 0 || ev.Purchase.Items < 0 || ev.Purchase.Currency == "") {
 			t.Fatalf("bad purchase %+v", ev.Purchase)
 		}
@@ -93,6 +97,9 @@ func FuzzDecode(f *testing.F) {
 			if _, ce := m["specversion"]; !ce {
 				if m["id"] != ev.ID || m["customer_id"] != ev.CustomerID {
 					t.Fatalf("id/customer_id %q/%q, encoding/json reads %q/%q", ev.ID, ev.CustomerID, m["id"], m["customer_id"])
+				}
+				if src, _ := m["source"].(string); src != ev.Source {
+					t.Fatalf("source %q, encoding/json reads %q", ev.Source, m["source"])
 				}
 			}
 		}

@@ -21,8 +21,8 @@ func TestDecodeFieldMatrix(t *testing.T) {
 	d := newDecoder(t)
 	payloads := map[string]map[string]any{
 		"purchase":  {"order_id": "o", "amount": "12.34", "currency": "EUR", "kind": "refund", "margin": "-1", "items": 2, "channel": "web"},
-		"complaint": {"complaint_id": "k", "severity": "high", "status": "resolved", "category": "x", "channel": "phone"},
-		"contact":   {"contact_id": "t", "channel": "sms", "direction": "inbound", "campaign_id": "c", "outcome": "o"},
+		"complaint": {"complaint_id": "k", "severity": "high", "status": "resolved", "category": "x", "channel": "phone", "source": "crm", "source_seq": 7},
+		"contact":   {"contact_id": "t", "channel": "sms", "direction": "inbound", "campaign_id": "c", "outcome": "o", "source": "crm", "source_seq": "8"},
 	}
 	replacements := []string{`null`, `0`, `-1.5e3`, `""`, `"x"`, `{}`, `{"a":[1]}`, `[]`, `true`, `false`, `"\ud800"`, `"2024-05-01T10:00:00Z"`, `"1.0"`}
 

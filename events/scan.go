@@ -51,7 +51,8 @@ const (
 	fTime
 	fSchema
 	fSpecVersion
-	fSource
+	fSource // the CloudEvents source attribute; in the event itself, the producer's source
+	fSourceSeq
 	fSubject
 	fDataContentType
 	fData
@@ -77,7 +78,7 @@ const (
 // fieldNames are the wire names of the fields.
 var fieldNames = [numFields]string{
 	fID: "id", fType: "type", fCustomerID: "customer_id", fTime: "time",
-	fSchema: "schema", fSpecVersion: "specversion", fSource: "source",
+	fSchema: "schema", fSpecVersion: "specversion", fSource: "source", fSourceSeq: "source_seq",
 	fSubject: "subject", fDataContentType: "datacontenttype", fData: "data",
 	fDataBase64: "data_base64", fOrderID: "order_id", fAmount: "amount",
 	fCurrency: "currency", fKind: "kind", fMargin: "margin", fItems: "items",
@@ -103,6 +104,8 @@ func lookupField(key []byte) (field, bool) {
 		return fSpecVersion, true
 	case "source":
 		return fSource, true
+	case "source_seq":
+		return fSourceSeq, true
 	case "subject":
 		return fSubject, true
 	case "datacontenttype":

@@ -22,8 +22,9 @@
 //     never blocks a partition.
 //  2. Apply the events to the store in one pipelined round trip. The store's
 //     atomic script skips redeliveries (per-customer offset watermark) and
-//     producer duplicates (recent event ids) and returns each customer's
-//     state right after the event.
+//     duplicates (recent event ids; for an event with a source, a
+//     source_seq at or below the highest applied of that source) and
+//     returns each customer's state right after the event.
 //  3. Score each state and compare every segmentation's segment and the
 //     churn-risk level with what was last published for the customer. Every
 //     difference becomes an output message with a deterministic id derived

@@ -13,13 +13,16 @@
 --   p, r: amount (minor units), margin (minor units)
 --   c:    severity 1..4, opened (1) or resolved (0)
 --   k:    response (1 or 0)
+-- then, only for an event with a source: the source's field (q:<source>)
+-- and the event's source_seq (1..2^53-1, exact in a Lua number).
 --
 -- Returns one string: the hash after the event as field "\n" value "\n" ...
 -- pairs (the ids value emptied: it is binary; pairs with an empty field are
 -- deleted buckets, to be skipped), then the status: 0 applied, 1 redelivery
--- (offset at or below the watermark), 2 duplicate event id. No field name
--- or value other than ids holds a newline (names and segments are validated
--- identifiers, the rest are numbers).
+-- (offset at or below the watermark), 2 duplicate (an event id among the
+-- recent ids, or a source_seq at or below the source's highest applied
+-- one). No field name or value other than ids holds a newline (names,
+-- sources and segments are validated identifiers, the rest are numbers).
 --
 -- The hash is read once (HGETALL) and written once (one HSET, and an HDEL
 -- when buckets leave the window): each redis.call costs more than the Lua
@@ -65,6 +68,20 @@ while true do
     return reply('2')
   end
   from = s + 1
+end
+
+-- a source's events are applied in increasing source_seq: one at or below
+-- the highest applied is a duplicate, however old
+local typ = ARGV[5]
+local qi = 11 -- the source's field follows the type's arguments
+if typ == 'k' then qi = 10 end
+local qf = ARGV[qi]
+if qf then
+  local cur = num(qf)
+  if cur and tonumber(ARGV[qi + 1]) <= cur then
+    redis.call('HSET', k, ARGV[1], ARGV[2])
+    return reply('2')
+  end
 end
 ids = id .. ids
 local mem = tonumber(ARGV[4])
@@ -176,8 +193,8 @@ end
 
 set(ARGV[1], ARGV[2])
 set('ids', ids)
+if qf then set(qf, ARGV[qi + 1]) end
 
-local typ = ARGV[5]
 local ts = ARGV[6]
 local t = tonumber(ts)
 

@@ -25,6 +25,7 @@
 //	k, kc, kr     contacts, contacts since the latest sale, responses
 //	o:<t>:<p>     applied-offset watermark of topic t, partition p
 //	ids           the last IDMemory event ids, 8-byte hashes, newest first
+//	q:<source>    the highest source_seq applied of the events of source
 //	p:<name>      last published segment of segmentation name (p:churn:
 //	              churn-risk level)
 //	seq           transitions published for the customer
@@ -34,7 +35,8 @@
 // Every field name is short and every value at most 64 bytes (a bucket's
 // three 64-bit numbers take at most 61), so that a customer's hash stays
 // a listpack under Redis's default hash-max-listpack-value, and a customer
-// holds at most WindowDays/BucketDays+2 buckets. Hashes written before
+// holds at most WindowDays/BucketDays+2 buckets. (A source of 63 or 64
+// bytes makes its field name longer than that limit: keep sources short.) Hashes written before
 // buckets were packed (b<D>, v<D>, g<D>: sales, net money, net margin)
 // still decode and are deleted like packed ones once they leave the window;
 // the script no longer updates them.
@@ -50,6 +52,16 @@
 // exact for redeliveries; the id memory is bounded (IDMemory, default 8)
 // and catches duplicates sent close together, which is how producer retries
 // duplicate.
+//
+// An event with a source (events.Event.Source, such as the history
+// importer's) carries its number in that source, SourceSeq, and the source
+// numbers each customer's events in the order it publishes them. The hash
+// keeps the highest applied SourceSeq per source (q:<source>): an event at
+// or below it is a duplicate however long ago the original was applied,
+// so a source can publish its events again, all of them or from any point,
+// and nothing is counted twice. One field per source, whatever the number
+// of events: memory stays bounded. A duplicate of either kind advances the
+// watermark and changes nothing else.
 //
 // Money is summed exactly: the script adds in Lua numbers while both
 // operands are below 5e13 in magnitude, where doubles hold every integer,

@@ -121,7 +121,7 @@ type Outcome uint8
 const (
 	Applied    Outcome = iota // the event changed the state
 	Redelivery                // the message's offset was already applied
-	Duplicate                 // an event with the same id was already applied
+	Duplicate                 // an event with the same id, or of the same source with a source_seq at or above, was applied
 )
 
 // String names the outcome as used in metric labels.
@@ -235,9 +235,20 @@ func WatermarkField(topic string, partition int) string {
 	return "o:" + topic + ":" + strconv.Itoa(partition)
 }
 
+// sourcePrefix starts the fields that hold the highest applied source_seq
+// per source.
+const sourcePrefix = "q:"
+
+// SourceField is the hash field holding the highest applied source_seq of
+// the events of a source (events.Event.Source).
+func SourceField(source string) string {
+	return sourcePrefix + source
+}
+
 // applyArgsPerEvent bounds the arguments of one EVALSHA: the command, the
-// script, the key count, the key and up to ten script arguments.
-const applyArgsPerEvent = 14
+// script, the key count, the key and up to twelve script arguments (eight
+// for every event, up to two by type, two for a source).
+const applyArgsPerEvent = 16
 
 // applyScratch holds the buffers ApplyBatch builds its commands in, reused
 // through applyScratchPool.
@@ -274,6 +285,8 @@ func (s *Store) applyArgs(sc *applyScratch, batch []Apply) [][]any {
 		strTime
 		strArg9
 		strArg10
+		strSourceField
+		strSourceSeq
 		strsPerEvent
 	)
 	buf := sc.buf[:0]
@@ -320,6 +333,15 @@ func (s *Store) applyArgs(sc *applyScratch, batch []Apply) [][]any {
 			ends = append(ends, len(buf))
 		}
 		ends = append(ends, len(buf))
+		if e.Source != "" {
+			buf = append(buf, sourcePrefix...)
+			buf = append(buf, e.Source...)
+			ends = append(ends, len(buf))
+			buf = strconv.AppendInt(buf, e.SourceSeq, 10)
+		} else {
+			ends = append(ends, len(buf))
+		}
+		ends = append(ends, len(buf))
 	}
 	all := string(buf)
 	sc.buf, sc.ends = buf, ends
@@ -352,6 +374,9 @@ func (s *Store) applyArgs(sc *applyScratch, batch []Apply) [][]any {
 		case events.TypeContact:
 			a[typ] = "k"
 			a = append(a, &str[strArg9])
+		}
+		if e.Source != "" {
+			a = append(a, &str[strSourceField], &str[strSourceSeq])
 		}
 		out[i] = a
 	}

@@ -56,15 +56,23 @@ reported with their line numbers and reasons and never published; the
 other rows of their order are held back too. Events are published in time
 order, keyed by customer id, with acks=all.
 
-Re-running is safe for duplicates the processor can see: every event id is
-derived from the row content (customer and order id, or customer, time,
-amount and occurrence), not from the file, so a second import of the same
-data publishes the same ids, and the processor skips an event whose id is
-among the customer's last redis.id_memory event ids (default 8, at most
-64). Customers with a longer imported history than that would have their
-older orders counted twice: to finish an import that was interrupted, do
-not start over, resume with --skip N, where N is the number of events the
-interrupted run reported as published (the order is the same every run).
+Re-running is safe. Every event carries a source, the --source name
+(default "history"), and a source_seq: its time in unix milliseconds * 1000
+plus its rank among the customer's events of the same millisecond, in file
+order. The processor applies an event only if its source_seq is above the
+highest it applied for the customer from the same source; event ids are
+derived from the row content too (customer and order id, or customer, time,
+amount and occurrence). So running an import again, starting an interrupted
+one over, or importing the file again with later orders added at its end
+changes nothing for the orders imported before: only the new ones are
+applied. In turn, an order dated at or before a customer's latest imported
+order from the same source is taken as already imported, even if it never
+was (one of the same millisecond counts as later only if it comes after it
+in the file): import older files first, add new orders at the end of a
+file, and give a file that is not an extension of an imported one its own
+--source. Times before 1970-01-01T00:00:00.001Z cannot be numbered and are
+rejected. --skip N leaves out the first N events (the order is the same on
+every run).
 
 Flags:
 `
@@ -91,7 +99,8 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	brokers := fs.String("brokers", envOr("CLIENTING_KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka bootstrap `addresses`, comma separated; CLIENTING_KAFKA_BROKERS sets the default")
 	topic := fs.String("topic", "customer.events", "input `topic` to publish to")
 	dryRun := fs.Bool("dry-run", false, "parse and check only; publish nothing")
-	skip := fs.Int("skip", 0, "skip the first `N` events (resume an interrupted import)")
+	fs.StringVar(&o.source, "source", defaultSource, "the events' source `name` (1 to 64 of A-Z a-z 0-9 . _ -); give each independent file its own")
+	skip := fs.Int("skip", 0, "skip the first `N` events (re-running without it is safe too)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -148,7 +157,7 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "load: published %d of %d events to %s\n", *skip+sent, len(res.Events), *topic)
 	if err != nil {
 		if *skip+sent > 0 {
-			fmt.Fprintf(stdout, "load: to resume, run the same command with --skip %d\n", *skip+sent)
+			fmt.Fprintf(stdout, "load: to resume, run the same command again (what was applied is skipped), or with --skip %d to not publish it again\n", *skip+sent)
 		}
 		return fmt.Errorf("load: publish to %s: %w%s", *topic, err, topicHint(err))
 	}
@@ -202,13 +211,19 @@ type loadOptions struct {
 	currency    string
 	timeLayout  string
 	loc         *time.Location
+	source      string // the events' source; "" is defaultSource
 }
+
+// defaultSource is the source of imported events when --source is not
+// given.
+const defaultSource = "history"
 
 // loadEvent is one event to publish with its encoded value.
 type loadEvent struct {
 	Line  int // first line of the order in the file
 	Event events.Event
 	Value []byte
+	lines []int // every line of the order
 }
 
 type rejection struct {
@@ -218,6 +233,7 @@ type rejection struct {
 
 // loadResult is what parseOrders read.
 type loadResult struct {
+	Source   string // the events' source
 	Format   string // csv, jsonl, cdnow
 	Layout   string // online-retail, online-retail-ii, columns, cdnow, jsonl
 	Currency string
@@ -266,6 +282,12 @@ func parseOrders(r io.Reader, name string, o loadOptions) (*loadResult, error) {
 	if o.currency == "" {
 		o.currency = events.DefaultBaseCurrency
 	}
+	if o.source == "" {
+		o.source = defaultSource
+	}
+	if !events.ValidSource(o.source) {
+		return nil, fmt.Errorf("--source: %q must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_' and '-'", o.source, events.MaxSourceBytes)
+	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	if o.format == "" {
 		f, err := detectFormat(br, name)
@@ -276,7 +298,7 @@ func parseOrders(r io.Reader, name string, o loadOptions) (*loadResult, error) {
 	}
 	im := &importer{
 		o:     o,
-		res:   &loadResult{Format: o.format, Currency: o.currency},
+		res:   &loadResult{Source: o.source, Format: o.format, Currency: o.currency},
 		byKey: map[string]*order{},
 		seen:  map[string]int{},
 		minor: map[string]int{},
@@ -533,6 +555,13 @@ func (im *importer) finish() {
 			}
 			continue
 		}
+		if o.time.Before(firstSeqTime) {
+			for _, l := range o.lines {
+				im.reject(l, "time %s is before %s, the first millisecond a source_seq can number",
+					o.time.Format(time.RFC3339Nano), firstSeqTime.Format(time.RFC3339Nano))
+			}
+			continue
+		}
 		id, orderID := o.id, o.orderID
 		switch {
 		case id == "" && orderID != "":
@@ -548,21 +577,92 @@ func (im *importer) finish() {
 			orderID = id
 		}
 		ev := events.Event{
-			ID: id, Type: events.TypePurchase, CustomerID: o.customer, Time: o.time,
-			Purchase: events.Purchase{OrderID: orderID, Refund: refund, Amount: units, Items: o.items},
+			ID: id, Type: events.TypePurchase, CustomerID: o.customer, Time: o.time, Source: im.res.Source,
+			Purchase: events.Purchase{OrderID: orderID, Refund: refund, Amount: units, Currency: o.currency, Items: o.items},
 		}
-		res.Events = append(res.Events, loadEvent{Line: o.line, Event: ev, Value: ev.AppendJSON(nil, minor, o.currency)})
+		res.Events = append(res.Events, loadEvent{Line: o.line, Event: ev, lines: o.lines})
 	}
-	slices.SortStableFunc(res.Events, func(a, b loadEvent) int {
-		if c := a.Event.Time.Compare(b.Event.Time); c != 0 {
+	// In time order to the millisecond, then in file order: lines are
+	// unique, so the same file gives the same order, and so the same
+	// source_seqs, on every run, and orders added at the end of the file
+	// come after the others of their millisecond.
+	slices.SortFunc(res.Events, func(a, b loadEvent) int {
+		if c := cmp.Compare(a.Event.Time.UnixMilli(), b.Event.Time.UnixMilli()); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Line, b.Line)
 	})
+	im.numberEvents()
+	for i := range res.Events {
+		e := &res.Events[i]
+		minor, _ := im.minorUnits(e.Event.Purchase.Currency)
+		e.Value = e.Event.AppendJSON(nil, minor, e.Event.Purchase.Currency)
+	}
 	slices.SortStableFunc(res.Rejected, func(a, b rejection) int { return cmp.Compare(a.Line, b.Line) })
 	if len(res.Rejected) > maxShownRejections {
 		res.Rejected = res.Rejected[:maxShownRejections]
 	}
+}
+
+// firstSeqTime and lastSeqTime bound the times a source_seq (1..2^53-1)
+// can number: the first millisecond after the Unix epoch, and a
+// millisecond in 2255.
+var (
+	firstSeqTime = time.UnixMilli(1).UTC()
+	lastSeqTime  = time.UnixMilli(events.MaxSourceSeq / maxPerMilli).UTC()
+)
+
+// maxPerMilli is how many events of one customer one millisecond numbers.
+const maxPerMilli = 1000
+
+// sourceSeq is the source_seq of an event at time t that is the k-th
+// (from 0) of its customer in t's millisecond.
+func sourceSeq(t time.Time, k int) int64 {
+	return t.UnixMilli()*maxPerMilli + int64(k)
+}
+
+// numberEvents sets the source_seq of the events, which are in order of
+// their millisecond and then of their line: the event time in unix
+// milliseconds * 1000 + k, k numbering a customer's events within one
+// millisecond (0..999) in that order. A customer's seqs
+// increase in the order they are published, and an event keeps its seq
+// when later orders are appended to the file. Events that cannot be
+// numbered are rejected.
+func (im *importer) numberEvents() {
+	type last struct {
+		ms int64
+		k  int
+	}
+	byCustomer := make(map[string]last)
+	kept := im.res.Events[:0]
+	for _, e := range im.res.Events {
+		t := e.Event.Time
+		l, seen := byCustomer[e.Event.CustomerID]
+		if seen && l.ms == t.UnixMilli() {
+			l.k++
+		} else {
+			l = last{ms: t.UnixMilli()}
+		}
+		byCustomer[e.Event.CustomerID] = l
+		var why string
+		switch seq := sourceSeq(t, l.k); {
+		case l.k >= maxPerMilli:
+			why = fmt.Sprintf("customer %s has more than %d orders at %s: a source_seq numbers at most %d per millisecond",
+				e.Event.CustomerID, maxPerMilli, t.Format(time.RFC3339Nano), maxPerMilli)
+		case seq > events.MaxSourceSeq:
+			why = fmt.Sprintf("time %s is after %s, the latest a source_seq can number",
+				t.Format(time.RFC3339Nano), lastSeqTime.Format(time.RFC3339Nano))
+		default:
+			e.Event.SourceSeq = seq
+			kept = append(kept, e)
+			continue
+		}
+		for _, line := range e.lines {
+			im.reject(line, "%s", why)
+		}
+	}
+	clear(im.res.Events[len(kept):])
+	im.res.Events = kept
 }
 
 // columns of a CSV layout, as indexes (-1: absent).
@@ -985,7 +1085,7 @@ func (res *loadResult) printParse(w io.Writer, name string) {
 	fmt.Fprintf(w, "load: read %d rows: %d events (%d purchases, %d refunds) of %d customers, rejected %d rows\n",
 		res.Rows, len(res.Events), sales, refunds, len(customers), res.Bad)
 	if len(res.Events) > 0 {
-		fmt.Fprintf(w, "load: event times %s .. %s\n", first.Format(time.RFC3339), last.Format(time.RFC3339))
+		fmt.Fprintf(w, "load: event times %s .. %s, source %s\n", first.Format(time.RFC3339), last.Format(time.RFC3339), res.Source)
 	}
 	if res.Rounded > 0 {
 		fmt.Fprintf(w, "load: %d order totals had more decimal places than %s has and were rounded to its minor unit\n", res.Rounded, res.Currency)

@@ -3,19 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"maps"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clienting/clienting/events"
 	"github.com/clienting/clienting/internal/kafkatest"
 	"github.com/clienting/clienting/internal/testenv"
 	"github.com/clienting/clienting/scoring"
+	"github.com/clienting/clienting/state"
 )
 
 func parseString(t *testing.T, name, text string, o loadOptions) *loadResult {
@@ -279,9 +284,96 @@ func TestDetectFormat(t *testing.T) {
 	require.ErrorContains(t, err, "pass --format")
 }
 
-// TestLoadTwiceChangesNothing imports the same file twice into the real
-// Kafka and runs the processor after each import: the second import must
-// leave every customer's state and the segment-change stream unchanged.
+func TestLoadSourceSeq(t *testing.T) {
+	ms := func(s string) int64 {
+		at, err := time.Parse(time.RFC3339Nano, s)
+		require.NoError(t, err)
+		return at.UnixMilli()
+	}
+	text := "customer_id,time,order_id,amount\n" +
+		"a,2024-01-02T10:00:00.5Z,a3,1\n" + // the latest of a first in the file
+		"a,2024-01-02T10:00:00.2Z,a1,1\n" +
+		"b,2024-01-02T10:00:00.2Z,b1,1\n" +
+		"a,2024-01-02T10:00:00.2Z,a2,1\n" + // same millisecond as a1, later in the file
+		"a,2024-01-02T10:00:00.2009Z,a2b,1\n" + // same millisecond: numbered in file order too
+		"a,2024-01-01,a0,1\n"
+	res := parseString(t, "orders.csv", text, loadOptions{})
+	require.Zero(t, res.Bad)
+	seqs := map[string]int64{}
+	last := map[string]int64{}
+	for _, e := range res.Events {
+		require.Equal(t, "history", e.Event.Source)
+		require.Greater(t, e.Event.SourceSeq, last[e.Event.CustomerID], "a customer's seqs increase in publishing order")
+		last[e.Event.CustomerID] = e.Event.SourceSeq
+		seqs[e.Event.Purchase.OrderID] = e.Event.SourceSeq
+	}
+	t0 := ms("2024-01-02T10:00:00.2Z")
+	require.Equal(t, map[string]int64{
+		"a0": ms("2024-01-01T00:00:00Z") * 1000,
+		"a1": t0 * 1000, "a2": t0*1000 + 1, "a2b": t0*1000 + 2, "b1": t0 * 1000,
+		"a3": ms("2024-01-02T10:00:00.5Z") * 1000,
+	}, seqs)
+	decodeAll(t, res, events.DecoderConfig{})
+
+	// orders added at the end of the file keep the seqs of the others,
+	// also one at a time already numbered
+	more := parseString(t, "orders.csv", text+"a,2024-01-02T10:00:00.2Z,a4,1\nc,2023-01-01,c1,1\n", loadOptions{source: "shop-1"})
+	for _, e := range more.Events {
+		require.Equal(t, "shop-1", e.Event.Source)
+		if want, ok := seqs[e.Event.Purchase.OrderID]; ok {
+			require.Equal(t, want, e.Event.SourceSeq, e.Event.Purchase.OrderID)
+		}
+	}
+	require.Len(t, more.Events, len(res.Events)+2)
+	require.Equal(t, t0*1000+3, more.Events[slices.IndexFunc(more.Events, func(e loadEvent) bool { return e.Event.Purchase.OrderID == "a4" })].Event.SourceSeq)
+
+	// times a seq cannot number
+	res = parseString(t, "orders.csv", "customer_id,time,order_id,amount\n"+
+		"a,1969-12-31T23:59:59Z,o1,1\n"+
+		"a,1970-01-01T00:00:00.0009Z,o2,1\n"+
+		"a,1970-01-01T00:00:00.001Z,o3,1\n"+
+		"a,2255-06-05T23:47:34.740Z,o4,1\n"+
+		"a,2255-06-05T23:47:34.741Z,o5,1\n", loadOptions{})
+	require.Equal(t, []string{"o3", "o4"}, []string{res.Events[0].Event.Purchase.OrderID, res.Events[1].Event.Purchase.OrderID})
+	require.Equal(t, []int64{1000, events.MaxSourceSeq - 991}, []int64{res.Events[0].Event.SourceSeq, res.Events[1].Event.SourceSeq})
+	bad := rejectedLines(res)
+	require.Len(t, bad, 3)
+	require.Equal(t, "time 1969-12-31T23:59:59Z is before 1970-01-01T00:00:00.001Z, the first millisecond a source_seq can number", bad[2])
+	require.Contains(t, bad[3], "is before 1970-01-01T00:00:00.001Z")
+	require.Equal(t, "time 2255-06-05T23:47:34.741Z is after 2255-06-05T23:47:34.74Z, the latest a source_seq can number", bad[6])
+
+	// at most 1000 events of a customer in one millisecond: identical
+	// rows (no order id) are distinct purchases
+	var b strings.Builder
+	b.WriteString("customer_id,time,amount\n")
+	for range 1001 {
+		b.WriteString("x,2024-01-02 10:00,1\n")
+	}
+	b.WriteString("y,2024-01-02 10:00,1\n")
+	res = parseString(t, "many.csv", b.String(), loadOptions{})
+	require.Len(t, res.Events, 1001)
+	require.Equal(t, 1, res.Bad)
+	require.Equal(t, map[int]string{1002: "customer x has more than 1000 orders at 2024-01-02T10:00:00Z: a source_seq numbers at most 1000 per millisecond"}, rejectedLines(res))
+
+	_, err := parseOrders(strings.NewReader(text), "orders.csv", loadOptions{source: "shop/eu"})
+	require.ErrorContains(t, err, `--source: "shop/eu" must be 1 to 64 characters`)
+}
+
+// retailRows returns Online Retail rows: one invoice of one line per
+// time, numbered from invoice, for customer, with quantity i+1 at 2.50.
+func retailRows(customer string, invoice int, times ...time.Time) string {
+	var b strings.Builder
+	for i, at := range times {
+		fmt.Fprintf(&b, "%d,S%d,ITEM,%d,%s,2.50,%s,United Kingdom\n", invoice+i, i, i+1, at.Format("1/2/2006 15:04"), customer)
+	}
+	return b.String()
+}
+
+// TestLoadTwiceChangesNothing imports a file twice into the real Kafka and
+// runs the processor after each import: the second import must leave every
+// customer's state and the segment-change stream unchanged, also for a
+// customer with many more orders than redis.id_memory. Then it imports the
+// file extended with later orders: only those are applied.
 func TestLoadTwiceChangesNothing(t *testing.T) {
 	now := time.Date(2011, 1, 15, 0, 0, 0, 0, time.UTC)
 	p := newPipeline(t, now)
@@ -289,17 +381,40 @@ func TestLoadTwiceChangesNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
-	load := func() {
+	// the Online Retail sample (9 orders, 3 bad rows) and a customer with
+	// 25 weekly orders, more than the 8 event ids the processor remembers
+	retail, err := os.ReadFile("testdata/online_retail.csv")
+	require.NoError(t, err)
+	const long, longOrders = "19999", 25
+	var weekly []time.Time
+	for i := range longOrders {
+		weekly = append(weekly, time.Date(2010, 6, 1, 10, 0, 0, 0, time.UTC).AddDate(0, 0, 7*i))
+	}
+	original := string(retail) + retailRows(long, 600000, weekly...)
+	// later orders added at the end: one more for the long history, one of
+	// 17850 at the very time of its order 536372 (later in the file, so
+	// later), and a new customer
+	extended := original + retailRows(long, 600100, time.Date(2010, 12, 20, 9, 0, 0, 0, time.UTC)) +
+		retailRows("17850", 600200, time.Date(2010, 12, 1, 9, 1, 0, 0, time.UTC)) +
+		retailRows("20000", 600300, time.Date(2011, 1, 5, 16, 30, 0, 0, time.UTC))
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+		return path
+	}
+	originalFile, extendedFile := write("orders.csv", original), write("orders-extended.csv", extended)
+
+	load := func(file string, events int) {
 		var out bytes.Buffer
-		err := loadCmd(ctx, []string{"--file", "testdata/online_retail.csv",
-			"--brokers", strings.Join(p.brokers, ","), "--topic", p.input()}, &out, &out)
+		err := loadCmd(ctx, []string{"--file", file, "--brokers", strings.Join(p.brokers, ","), "--topic", p.input()}, &out, &out)
 		require.NoError(t, err, out.String())
 		t.Logf("load:\n%s", out.String())
-		require.Contains(t, out.String(), "published 9 of 9 events")
+		require.Contains(t, out.String(), fmt.Sprintf("published %d of %d events", events, events))
 		require.Contains(t, out.String(), "rejected 3 rows")
 	}
-	// the processor, in-process, configured like the crash test's binary
-	process := func() processedCounts {
+	// the processor's configuration, like the crash test's binary's
+	config := func() Config {
 		var sets []string
 		args := p.args()
 		for i := 0; i+1 < len(args); i++ {
@@ -309,6 +424,11 @@ func TestLoadTwiceChangesNothing(t *testing.T) {
 		}
 		cfg, err := loadConfig("", nil, sets)
 		require.NoError(t, err)
+		return cfg
+	}
+	// the processor, in-process
+	process := func() processedCounts {
+		cfg := config()
 		// Scores relative to the population (quantiles, Pareto) move when
 		// the population does, and the processor re-scores duplicates too:
 		// the second run, which starts with the first run's customers in
@@ -330,50 +450,115 @@ func TestLoadTwiceChangesNothing(t *testing.T) {
 		require.NoError(t, <-done)
 		return eventCounts(a.reg)
 	}
-	res, err := parseOrders(mustOpen(t, "testdata/online_retail.csv"), "testdata/online_retail.csv", loadOptions{})
-	require.NoError(t, err)
-	var customers []string
-	for _, e := range res.Events {
-		if !slices.Contains(customers, e.Event.CustomerID) {
-			customers = append(customers, e.Event.CustomerID)
+	customersOf := func(file string) []string {
+		res, err := parseOrders(mustOpen(t, file), file, loadOptions{})
+		require.NoError(t, err)
+		var customers []string
+		for _, e := range res.Events {
+			if !slices.Contains(customers, e.Event.CustomerID) {
+				customers = append(customers, e.Event.CustomerID)
+			}
 		}
+		return customers
 	}
+	customers := customersOf(extendedFile)
+	require.Len(t, customers, 6)
 	store := p.store(t)
-	snapshot := func() ([]scoring.Customer, int) {
+	rdb := redis.NewClient(&redis.Options{Addr: p.redis, DisableIdentity: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	// snapshot is every customer's state (nil: none) as decoded and as
+	// stored, but for the offset watermarks, which duplicates advance, and
+	// the number of segment changes published
+	type snapshot struct {
+		state   map[string]*scoring.Customer
+		hashes  map[string]map[string]string
+		changes int
+	}
+	take := func() snapshot {
 		loaded, err := store.Load(ctx, customers)
 		require.NoError(t, err)
-		out := make([]scoring.Customer, len(loaded))
-		for i, l := range loaded {
-			require.True(t, l.Found, "customer %s has no state", customers[i])
-			out[i] = l.Customer
+		s := snapshot{state: map[string]*scoring.Customer{}, hashes: map[string]map[string]string{}}
+		for i, c := range customers {
+			if loaded[i].Found {
+				s.state[c] = &loaded[i].Customer
+			}
+			h, err := rdb.HGetAll(ctx, store.CustomerKey(c)).Result()
+			require.NoError(t, err)
+			maps.DeleteFunc(h, func(f, _ string) bool { return strings.HasPrefix(f, "o:") })
+			s.hashes[c] = h
 		}
-		return out, len(kafkatest.ReadAll(t, p.brokers, p.topic("segment-changes")))
+		s.changes = len(kafkatest.ReadAll(t, p.brokers, p.topic("segment-changes")))
+		return s
 	}
 
-	load()
+	load(originalFile, 9+longOrders)
 	first := process()
-	require.Equal(t, int64(9), first.applied, "first import: %+v", first)
-	state1, changes1 := snapshot()
-	require.Positive(t, changes1)
-	byID := map[string]scoring.Customer{}
-	for _, c := range state1 {
-		byID[c.ID] = c
-	}
+	require.Equal(t, int64(9+longOrders), first.applied, "first import: %+v", first)
+	state1 := take()
+	require.Positive(t, state1.changes)
+	require.Nil(t, state1.state["20000"])
 	// exact money from the file: 139.12 + 22.20 + 11.10 for 17850; 15.30
-	// minus the 2.55 cancellation for 14527
-	require.Equal(t, int64(17242), byID["17850"].Money)
-	require.Equal(t, int64(3), byID["17850"].Purchases)
-	require.Equal(t, int64(1275), byID["14527"].Money)
-	require.Equal(t, int64(1), byID["14527"].Refunds)
+	// minus the 2.55 cancellation for 14527; 2.50 * (1 + ... + 25) for the
+	// long history
+	require.Equal(t, int64(17242), state1.state["17850"].Money)
+	require.Equal(t, int64(3), state1.state["17850"].Purchases)
+	require.Equal(t, int64(1275), state1.state["14527"].Money)
+	require.Equal(t, int64(1), state1.state["14527"].Refunds)
+	require.Equal(t, int64(81250), state1.state[long].Money)
+	require.Equal(t, int64(longOrders), state1.state[long].Purchases)
 
-	load()
+	// the same file again
+	load(originalFile, 9+longOrders)
 	second := process()
 	require.Zero(t, second.applied, "second import: %+v", second)
-	require.Equal(t, int64(9), second.duplicates, "second import: %+v", second)
-	state2, changes2 := snapshot()
-	require.Equal(t, state1, state2)
-	require.Equal(t, changes1, changes2, "the second import published segment changes")
-	require.Len(t, kafkatest.ReadAll(t, p.brokers, p.input()), 18)
+	require.Equal(t, int64(9+longOrders), second.duplicates, "second import: %+v", second)
+	state2 := take()
+	require.Equal(t, state1.state, state2.state)
+	require.Equal(t, state1.hashes, state2.hashes)
+	require.Equal(t, state1.changes, state2.changes, "the second import published segment changes")
+
+	// the file with later orders added: only those are applied
+	load(extendedFile, 9+longOrders+3)
+	third := process()
+	require.Equal(t, int64(3), third.applied, "extended import: %+v", third)
+	require.Equal(t, int64(9+longOrders), third.duplicates, "extended import: %+v", third)
+	state3 := take()
+	for _, c := range customers {
+		if c != long && c != "17850" && c != "20000" {
+			require.Equal(t, state1.state[c], state3.state[c], "customer %s", c)
+			require.Equal(t, state1.hashes[c], state3.hashes[c], "customer %s", c)
+		}
+	}
+	// the state of the first import plus the new orders is the state the
+	// extended file's events give when applied once each
+	res, err := parseOrders(mustOpen(t, extendedFile), extendedFile, loadOptions{})
+	require.NoError(t, err)
+	cfg := config()
+	onceConfig := cfg.stateConfig()
+	onceConfig.Prefix += "-once"
+	once, err := state.New(rdb, onceConfig)
+	require.NoError(t, err)
+	require.Less(t, once.Config().IDMemory, longOrders, "the processor remembers fewer ids than the long history has events")
+	batch := make([]state.Apply, len(res.Events))
+	for i := range res.Events {
+		batch[i] = state.Apply{Event: &res.Events[i].Event, Topic: "once", Offset: int64(i)}
+	}
+	_, err = once.ApplyBatch(ctx, batch, nil)
+	require.NoError(t, err)
+	want, err := once.Load(ctx, customers)
+	require.NoError(t, err)
+	for i, c := range customers {
+		got := *state3.state[c]
+		// what the processor records after scoring, which the store alone
+		// does not write
+		got.Published, got.Seq, got.Scores, got.Contrib = nil, 0, [4]int8{}, scoring.Contrib{}
+		require.Equal(t, want[i].Customer, got, "customer %s", c)
+	}
+	require.Equal(t, int64(81250+250), state3.state[long].Money)
+	require.Equal(t, int64(17242+250), state3.state["17850"].Money)
+	require.Equal(t, int64(4), state3.state["17850"].Purchases)
+	require.Equal(t, int64(250), state3.state["20000"].Money)
+	require.Len(t, kafkatest.ReadAll(t, p.brokers, p.input()), 3*(9+longOrders)+3)
 }
 
 // caughtUp is kafkatest.CaughtUp for topics with empty partitions: the
