@@ -19,8 +19,10 @@ const (
 	// MaxIDBytes bounds id, customer_id and every other string field.
 	MaxIDBytes = 256
 	// MaxSourceBytes bounds source, which is 1..MaxSourceBytes characters
-	// of A-Z, a-z, 0-9, '.', '_' and '-'.
-	MaxSourceBytes = 64
+	// of A-Z, a-z, 0-9, '.', '_' and '-': the store keeps a source's
+	// highest seq in a hash field "q:<source>", at most 64 bytes like every
+	// field of a customer's hash.
+	MaxSourceBytes = 62
 )
 
 // MaxSourceSeq is the largest source_seq, 2^53-1: the largest integer every
@@ -406,15 +408,18 @@ func customer(m mode, env, pay *doc, buf []byte) (token, string, []byte, error) 
 
 // Rules of source and source_seq.
 const (
-	sourceRule    = "must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-'"
+	sourceRule    = "must be 1 to 62 characters of A-Z, a-z, 0-9, '.', '_' and '-'"
 	sourceSeqRule = "must be an integer from 1 to 9007199254740991: a JSON number without fraction or exponent, or a string of digits"
 )
 
 // maxSourceSeqDigits is the number of digits of MaxSourceSeq.
 const maxSourceSeqDigits = 16
 
-// source decodes the optional source and source_seq, which come together,
-// adds source to strs and returns source_seq (0 when both are absent).
+// source decodes the optional source and source_seq, adds source to strs
+// and returns source_seq (0 when absent). source alone is not an error:
+// producers often name themselves in a field of that name, which is then
+// ignored like any unknown field; it is read, and must be valid, only with
+// source_seq.
 func source(x *doc, strs *stringSet) (int64, error) {
 	s, err := x.get(fSource)
 	if err != nil {
@@ -425,12 +430,10 @@ func source(x *doc, strs *stringSet) (int64, error) {
 		return 0, err
 	}
 	switch {
-	case !s.present() && !q.present():
+	case !q.present():
 		return 0, nil
 	case !s.present():
 		return 0, newError(ReasonMissingField, x.names[fSource], nil, "is required when "+x.names[fSourceSeq]+" is present")
-	case !q.present():
-		return 0, newError(ReasonMissingField, x.names[fSourceSeq], nil, "is required when "+x.names[fSource]+" is present")
 	}
 
 	if s.kind != kindString {

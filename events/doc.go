@@ -29,9 +29,10 @@
 //   - time: required RFC 3339 date-time ("T" and "Z" may be lower case,
 //     up to 9 fraction digits, no leap second), not before 1970 and not more
 //     than DecoderConfig.MaxFutureSkew after the current time. Kept in UTC.
-//   - source, source_seq: optional, both or neither. source names a
-//     producer that numbers each customer's events in increasing order
-//     (the history importer writes "history"): 1..64 characters of A-Z,
+//   - source, source_seq: optional; source_seq requires source, and source
+//     alone is ignored (like an unknown field). source names a producer
+//     that numbers each customer's events in increasing order (the history
+//     importer writes "history"): 1..62 characters of A-Z,
 //     a-z, 0-9, '.', '_' and '-' ([MaxSourceBytes]). source_seq is the
 //     event's number: an integer 1..2^53-1 ([MaxSourceSeq]), a JSON number
 //     without fraction or exponent or a string of digits without a leading

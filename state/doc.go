@@ -35,9 +35,10 @@
 // Every field name is short and every value at most 64 bytes (a bucket's
 // three 64-bit numbers take at most 61), so that a customer's hash stays
 // a listpack under Redis's default hash-max-listpack-value, and a customer
-// holds at most WindowDays/BucketDays+2 buckets. (A source of 63 or 64
-// bytes makes its field name longer than that limit: keep sources short.) Hashes written before
-// buckets were packed (b<D>, v<D>, g<D>: sales, net money, net margin)
+// holds at most WindowDays/BucketDays+2 buckets (sources are at most 62
+// bytes, so q:<source> fits too). The watermark's name holds the topic:
+// a topic name over 60 bytes or so would make it longer. Hashes written
+// before buckets were packed (b<D>, v<D>, g<D>: sales, net money, net margin)
 // still decode and are deleted like packed ones once they leave the window;
 // the script no longer updates them.
 //

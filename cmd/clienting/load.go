@@ -99,7 +99,7 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	brokers := fs.String("brokers", envOr("CLIENTING_KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka bootstrap `addresses`, comma separated; CLIENTING_KAFKA_BROKERS sets the default")
 	topic := fs.String("topic", "customer.events", "input `topic` to publish to")
 	dryRun := fs.Bool("dry-run", false, "parse and check only; publish nothing")
-	fs.StringVar(&o.source, "source", defaultSource, "the events' source `name` (1 to 64 of A-Z a-z 0-9 . _ -); give each independent file its own")
+	fs.StringVar(&o.source, "source", defaultSource, "the events' source `name` (1 to 62 of A-Z a-z 0-9 . _ -); give each independent file its own")
 	skip := fs.Int("skip", 0, "skip the first `N` events (re-running without it is safe too)")
 	if err := fs.Parse(args); err != nil {
 		return err
