@@ -77,10 +77,14 @@ func New(cfg Config, store *state.Store, dec *events.Decoder, engine *scoring.En
 			Balancer:     &kafka.Murmur2Balancer{},
 			RequiredAcks: kafka.RequireAll,
 			BatchTimeout: cfg.ProduceBatchTimeout,
-			BatchSize:    cfg.BatchSize * 4,
-			BatchBytes:   1_000_000, // under the broker default message.max.bytes (1 MiB + 12)
-			MaxAttempts:  1,         // the processor retries whole batches itself
-			Transport:    transport,
+			// A produce request's message count. kafka-go allocates this
+			// many messages for every partition batch it opens, so it is
+			// one batch's worth (a batch's transitions to one partition
+			// rarely exceed its events); more go in the next request.
+			BatchSize:   cfg.BatchSize,
+			BatchBytes:  1_000_000, // under the broker default message.max.bytes (1 MiB + 12)
+			MaxAttempts: 1,         // the processor retries whole batches itself
+			Transport:   transport,
 		},
 		responses: map[string]bool{},
 	}

@@ -411,7 +411,7 @@ func (w *worker) fetch(ctx context.Context) ([]inMsg, bool, error) {
 	}
 	// a fresh slice and arena per fetch: the previous fetch's messages may
 	// still be in processing
-	msgs := make([]inMsg, 0, min(max(resp.HighWatermark-w.fetchOffset, 16), 4096))
+	msgs := make([]inMsg, 0, min(max(resp.HighWatermark-w.fetchOffset, 16), int64(p.cfg.BatchSize)))
 	var arena []byte // keys and values, in chunks
 	for {
 		rec, err := resp.Records.ReadRecord()
@@ -463,7 +463,7 @@ func readBytes(arena []byte, b kafka.Bytes) ([]byte, []byte, error) {
 	}
 	n := b.Len()
 	if cap(arena)-len(arena) < n {
-		arena = make([]byte, 0, max(n, 64<<10))
+		arena = make([]byte, 0, max(n, 16<<10))
 	}
 	start := len(arena)
 	arena = arena[:start+n]

@@ -15,7 +15,7 @@ import (
 	"github.com/clienting/clienting/state"
 )
 
-func newStore(t *testing.T, cfg state.Config) (*state.Store, *redis.Client) {
+func newStore(t testing.TB, cfg state.Config) (*state.Store, *redis.Client) {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t), DisableIdentity: true})
 	t.Cleanup(func() { _ = rdb.Close() })

@@ -137,7 +137,7 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 
 	if !o.skipMicro {
 		b.logf("micro-benchmarks")
-		if res.micro, err = runMicro(ctx, b.module); err != nil {
+		if res.micro, err = runMicro(ctx, b.module, b.o.redis); err != nil {
 			return res, err
 		}
 	}
@@ -509,7 +509,12 @@ func (b *bench) endToEnd(ctx context.Context, bin string, res *results, ids []st
 				traced <- err
 				return
 			}
-			traced <- p.profile(ctx, "trace", "seconds=5", filepath.Join(b.o.profileDir, "latency.trace"))
+			cpu := make(chan error, 1)
+			go func() {
+				cpu <- p.profile(ctx, "profile", "seconds=15", filepath.Join(b.o.profileDir, "latency-cpu.pprof"))
+			}()
+			err := p.profile(ctx, "trace", "seconds=5", filepath.Join(b.o.profileDir, "latency.trace"))
+			traced <- errors.Join(err, <-cpu)
 		}()
 	} else {
 		traced <- nil

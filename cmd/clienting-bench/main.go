@@ -96,7 +96,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.skipMicro, "skip-micro", false, "skip the Go micro-benchmarks")
 	brokers := fs.String("brokers", os.Getenv("CLIENTING_TEST_KAFKA_BROKERS"), "Kafka bootstrap `addresses`, comma separated (default: $CLIENTING_TEST_KAFKA_BROKERS)")
 	fs.StringVar(&o.redis, "redis", os.Getenv("CLIENTING_TEST_REDIS_ADDR"), "Redis `address` (default: $CLIENTING_TEST_REDIS_ADDR)")
-	fs.StringVar(&o.profileDir, "profile-dir", "", "when set, save CPU and allocation profiles of the end-to-end run and clienting's log in this `directory`")
+	fs.StringVar(&o.profileDir, "profile-dir", "", "when set, save CPU and allocation profiles of the end-to-end run, a CPU profile and an execution trace of the latency phase, and clienting's log in this `directory`")
 	fs.BoolVar(&o.keep, "keep", false, "keep the topics and Redis keys of the run")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the simulated shop")
 	fs.Float64Var(&o.newShare, "latency-new-share", 0.1, "share of the latency phase's events that are new customers' first purchases (the measured ones); "+

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -10,16 +11,17 @@ import (
 
 // microPackages and microPattern select the hot path's benchmarks: decode
 // (events), score (scoring), encode (events), the store's reply decoding
-// (state) and the processor's per-event work without I/O (processor).
+// and the apply script's own time in Redis (state) and the processor's
+// per-event work without I/O (processor).
 var (
 	microPackages = []string{"./events", "./scoring", "./state", "./processor"}
-	microPattern  = `^Benchmark(Decode|Evaluate|AppendJSON|DecodeCustomer|HotPath)$`
+	microPattern  = `^Benchmark(Decode|Evaluate|AppendJSON|DecodeCustomer|HotPath|ApplyScript)$`
 	// microShown are the sub-benchmarks the table lists (prefix match).
 	microShown = []string{
 		"Decode/v1/purchase-", "Decode/v1/contact-",
 		"Evaluate/heuristic/population-", "Evaluate/model/population-",
 		"AppendJSON/segment-change-", "AppendJSON/output-id-",
-		"DecodeCustomer/", "HotPath/",
+		"DecodeCustomer/", "HotPath/", "ApplyScript-",
 	}
 )
 
@@ -29,13 +31,16 @@ type micro struct {
 	nsPerOp     float64
 	bytesPerOp  float64
 	allocsPerOp float64
+	redisMicros float64 // Redis's time per apply script call, when reported
 }
 
-// runMicro runs the micro-benchmarks with -benchmem and parses them.
-func runMicro(ctx context.Context, moduleDir string) ([]micro, error) {
+// runMicro runs the micro-benchmarks with -benchmem and parses them; the
+// apply script's benchmark uses the Redis at redisAddr.
+func runMicro(ctx context.Context, moduleDir, redisAddr string) ([]micro, error) {
 	args := append([]string{"test", "-run", "^$", "-bench", microPattern, "-benchmem", "-benchtime", "300ms"}, microPackages...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = moduleDir
+	cmd.Env = append(os.Environ(), "CLIENTING_TEST_REDIS_ADDR="+redisAddr)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("go test -bench: %w: %s", err, out)
@@ -63,6 +68,8 @@ func runMicro(ctx context.Context, moduleDir string) ([]micro, error) {
 				m.bytesPerOp = v
 			case "allocs/op":
 				m.allocsPerOp = v
+			case "redis-µs/call":
+				m.redisMicros = v
 			}
 		}
 		res = append(res, m)

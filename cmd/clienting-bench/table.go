@@ -134,7 +134,11 @@ func (r *results) print(w io.Writer) {
 			if isDecodeOrScore(b.name) {
 				target, ok = "0 allocs", mark(b.allocsPerOp == 0)
 			}
-			t.row(b.name, fmt.Sprintf("%s ns/op  %.0f B/op  %.0f allocs/op", thousands(b.nsPerOp), b.bytesPerOp, b.allocsPerOp), target, ok)
+			v := fmt.Sprintf("%s ns/op  %.0f B/op  %.0f allocs/op", thousands(b.nsPerOp), b.bytesPerOp, b.allocsPerOp)
+			if b.redisMicros > 0 {
+				v = fmt.Sprintf("%s ns/event  %.1f µs of Redis per call", thousands(b.nsPerOp), b.redisMicros)
+			}
+			t.row(b.name, v, target, ok)
 		}
 	}
 

@@ -356,7 +356,7 @@ func TestLoadSourceSeq(t *testing.T) {
 	require.Equal(t, map[int]string{1002: "customer x has more than 1000 orders at 2024-01-02T10:00:00Z: a source_seq numbers at most 1000 per millisecond"}, rejectedLines(res))
 
 	_, err := parseOrders(strings.NewReader(text), "orders.csv", loadOptions{source: "shop/eu"})
-	require.ErrorContains(t, err, `--source: "shop/eu" must be 1 to 64 characters`)
+	require.ErrorContains(t, err, `--source: "shop/eu" must be 1 to 62 characters`)
 }
 
 // retailRows returns Online Retail rows: one invoice of one line per
