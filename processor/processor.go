@@ -69,7 +69,11 @@ func New(cfg Config, store *state.Store, dec *events.Decoder, engine *scoring.En
 		metrics: m,
 		log:     cfg.Logger,
 		client: &kafka.Client{
-			Addr:      kafka.TCP(cfg.Brokers...),
+			Addr: kafka.TCP(cfg.Brokers...),
+			// a request whose answer never comes (a connection that died
+			// silently) fails and is retried instead of stalling its caller;
+			// fetches add their FetchMaxWait (fetchClient)
+			Timeout:   kafkaRequestTimeout,
 			Transport: transport,
 		},
 		writer: &kafka.Writer{
@@ -267,3 +271,7 @@ func (p *Processor) retry(ctx context.Context, what string, op func(context.Cont
 		delay = min(2*delay, p.cfg.RetryMax)
 	}
 }
+
+// kafkaRequestTimeout bounds one request of the processor's Kafka client
+// (fetch, list offsets, metadata) beyond the time the broker may hold it.
+const kafkaRequestTimeout = 30 * time.Second

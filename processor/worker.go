@@ -342,7 +342,7 @@ func (p *Processor) fetchClient() (*kafka.Client, func()) {
 		MetadataTTL: shared.MetadataTTL, MetadataTopics: shared.MetadataTopics, ClientID: shared.ClientID,
 		TLS: shared.TLS, SASL: shared.SASL, Resolver: shared.Resolver, Context: shared.Context,
 	}
-	return &kafka.Client{Addr: p.client.Addr, Timeout: p.client.Timeout, Transport: t}, t.CloseIdleConnections
+	return &kafka.Client{Addr: p.client.Addr, Timeout: p.client.Timeout + p.cfg.FetchMaxWait, Transport: t}, t.CloseIdleConnections
 }
 
 // resolveOffset turns the special first/last offsets into a real one, so

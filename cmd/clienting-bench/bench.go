@@ -351,7 +351,23 @@ func (b *bench) waitCommitted(ctx context.Context, p *process, want int64, timeo
 			return first, last, fmt.Errorf("clienting exited: %w", err)
 		}
 		if now.After(deadline) {
-			return first, last, fmt.Errorf("committed %d of %d messages after %s", n, want, timeout)
+			err := fmt.Errorf("committed %d of %d messages after %s", n, want, timeout)
+			// what every goroutine of clienting waits for, to see why
+			dump := filepath.Join(os.TempDir(), "clienting-stalled-"+b.name+".goroutines")
+			if derr := p.profile(ctx, "goroutine", "debug=2", dump); derr == nil {
+				err = fmt.Errorf("%w; clienting's goroutines are in %s", err, dump)
+			}
+			if m, serr := p.scrape(ctx); serr == nil {
+				for k, v := range m {
+					for _, name := range []string{"clienting_consumer_lag_messages", "clienting_kafka_errors_total",
+						"clienting_redis_errors_total", "clienting_rebalances_total", "clienting_assigned_partitions"} {
+						if strings.HasPrefix(k, name) {
+							b.logf("stalled: %s %g", k, v)
+						}
+					}
+				}
+			}
+			return first, last, err
 		}
 		if err := sleep(ctx, 50*time.Millisecond); err != nil {
 			return first, last, err
