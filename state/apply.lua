@@ -238,7 +238,7 @@ if typ == 'p' or typ == 'r' then
     if fp and math.floor(fp / 86400) == day then newday = false end
     if newday then incr('pd', '1') end
     setmin('fp')
-    if setmax('lp') then set('kc', '0') end
+    if setmax('lp') and num('kc') ~= 0 then set('kc', '0') end
     dc, dv, dg = '1', amt, mg
   else
     incr('rf', '1')
