@@ -165,7 +165,7 @@ func (w *worker) run(gctx context.Context) {
 			log.Error("output of the last batch not published at shutdown; the next owner republishes it", "err", err)
 		}
 	}()
-	next, stopFetching := w.startPrefetch(gctx)
+	next, stopFetching := w.startPrefetch(gctx, w.fetch)
 	defer stopFetching()
 	for gctx.Err() == nil {
 		if time.Since(w.lastSweep) >= p.cfg.SweepInterval {
@@ -202,18 +202,22 @@ func (w *worker) run(gctx context.Context) {
 	}
 }
 
-// startPrefetch fetches in the background and returns next, which yields
-// the next fetch's messages (empty when none came within FetchMaxWait; false
-// when the generation ended), and stop, which waits for the fetching
-// goroutine to end. While the partition has a backlog, the next fetch runs
+// startPrefetch fetches (with fetch: w.fetch, but in tests) in the
+// background and returns next, which yields the next fetch's messages
+// (empty when none came within FetchMaxWait; false when the generation
+// ended), and stop, which waits for the fetching goroutine to end. While the partition has a backlog, the next fetch runs
 // during the processing of the batch before, so that its round trip costs
 // nothing; once caught up, a fetch starts only when next asks for it, so
 // that a batch takes everything that arrived meanwhile instead of the first
 // message or two.
-func (w *worker) startPrefetch(gctx context.Context) (next func() ([]inMsg, bool), stop func()) {
+//
+// A request (want) is unbuffered: it is taken only by a fetcher waiting
+// for one, so none is ever taken for a batch already on its way, and none
+// is lost.
+func (w *worker) startPrefetch(gctx context.Context, fetch func(context.Context) ([]inMsg, bool, error)) (next func() ([]inMsg, bool), stop func()) {
 	ctx, cancel := context.WithCancel(gctx)
 	out := make(chan []inMsg)
-	want := make(chan struct{}, 1)
+	want := make(chan struct{})
 	done := make(chan struct{})
 	w.fetchOffset = w.offset
 	go func() {
@@ -231,7 +235,7 @@ func (w *worker) startPrefetch(gctx context.Context) (next func() ([]inMsg, bool
 			var msgs []inMsg
 			err := w.p.retry(ctx, "kafka fetch", func(ctx context.Context) error {
 				var err error
-				msgs, backlog, err = w.fetch(ctx)
+				msgs, backlog, err = fetch(ctx)
 				return err
 			})
 			if err != nil {
@@ -245,21 +249,16 @@ func (w *worker) startPrefetch(gctx context.Context) (next func() ([]inMsg, bool
 			case <-ctx.Done():
 				return
 			}
-			// the worker asked for the batch just handed over: the next
-			// fetch waits for its next request, unless there is a backlog
-			select {
-			case <-want:
-			default:
-			}
 		}
 	}()
 	next = func() ([]inMsg, bool) {
 		select {
-		case want <- struct{}{}:
-		default:
+		case msgs, ok := <-out: // fetched ahead (a backlog), or ended
+			return msgs, ok
+		case want <- struct{}{}: // the fetcher waited for a request
+			msgs, ok := <-out
+			return msgs, ok
 		}
-		msgs, ok := <-out
-		return msgs, ok
 	}
 	return next, func() {
 		cancel()
