@@ -111,6 +111,7 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	res := &results{
 		started: time.Now(), loadStart: loadAverage(), cpus: runtime.NumCPU(),
 		events: o.events, customers: o.customers, partitions: o.partitions, outputPartitions: o.outputPartitions, batchSize: o.batchSize, newShare: o.newShare, sets: o.sets,
+		latDuration: o.latencyDuration, latWarmup: o.latencyWarmup,
 	}
 	b.logf("run %s (Redis prefix %s): %d events, %d customers, %d partitions; load average %s", b.name, b.prefix, o.events, o.customers, o.partitions, res.loadStart)
 
@@ -632,7 +633,8 @@ func (b *bench) latency(ctx context.Context, p *process, rate float64, ids []str
 	}
 	defer func() { _ = w.Close() }()
 
-	b.logf("latency: publishing at %.0f events/s for %s, %.0f %% of them new customers' first purchases", rate, b.o.latencyDuration, 100*b.o.newShare)
+	b.logf("latency: publishing at %.0f events/s for %s (measured after the first %s), %.0f %% of them new customers' first purchases",
+		rate, b.o.latencyWarmup+b.o.latencyDuration, b.o.latencyWarmup, 100*b.o.newShare)
 	sentAt := map[string]time.Time{}
 	prefix := "lat-"
 	r := rand.New(rand.NewPCG(b.o.seed, 7))
@@ -642,9 +644,11 @@ func (b *bench) latency(ctx context.Context, p *process, rate float64, ids []str
 	var buf []byte
 	for {
 		el := time.Since(began)
-		if el >= b.o.latencyDuration {
+		if el >= b.o.latencyWarmup+b.o.latencyDuration {
 			break
 		}
+		// the servers settle after the end-to-end run before it counts
+		measured := el >= b.o.latencyWarmup
 		due := int(el.Seconds() * rate)
 		batch, buf = batch[:0], buf[:0]
 		now := time.Now()
@@ -654,7 +658,9 @@ func (b *bench) latency(ctx context.Context, p *process, rate float64, ids []str
 			if probe {
 				// a new customer: its first event publishes its first segments
 				ev.CustomerID = prefix + strconv.Itoa(i)
-				sentAt[ev.CustomerID] = now
+				if measured {
+					sentAt[ev.CustomerID] = now
+				}
 			} else {
 				// an existing customer, as in the end-to-end stream
 				ev.CustomerID = ids[r.IntN(len(ids))]

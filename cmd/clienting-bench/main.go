@@ -69,6 +69,7 @@ type options struct {
 	outputPartitions int
 	batchSize        int
 	latencyDuration  time.Duration
+	latencyWarmup    time.Duration
 	skipMicro        bool
 	brokers          []string
 	redis            string
@@ -92,7 +93,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.partitions, "partitions", 4, "partitions of the input topic (and concurrency of the ceilings); 4, two per core here")
 	fs.IntVar(&o.outputPartitions, "output-partitions", 0, "partitions of the output topics (default: --partitions)")
 	fs.IntVar(&o.batchSize, "batch-size", 1000, "processor.batch_size of the run, and the ApplyBatch size of the Redis ceiling")
-	fs.DurationVar(&o.latencyDuration, "latency-duration", 30*time.Second, "how long the latency phase publishes")
+	fs.DurationVar(&o.latencyDuration, "latency-duration", 30*time.Second, "how long the latency phase measures")
+	fs.DurationVar(&o.latencyWarmup, "latency-warmup", 10*time.Second, "how long the latency phase publishes at its rate before it measures (the servers settle after the end-to-end run)")
 	fs.BoolVar(&o.skipMicro, "skip-micro", false, "skip the Go micro-benchmarks")
 	brokers := fs.String("brokers", os.Getenv("CLIENTING_TEST_KAFKA_BROKERS"), "Kafka bootstrap `addresses`, comma separated (default: $CLIENTING_TEST_KAFKA_BROKERS)")
 	fs.StringVar(&o.redis, "redis", os.Getenv("CLIENTING_TEST_REDIS_ADDR"), "Redis `address` (default: $CLIENTING_TEST_REDIS_ADDR)")

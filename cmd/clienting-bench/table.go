@@ -51,6 +51,8 @@ type results struct {
 	latOutPerEvent    float64
 	newShare          float64
 	sets              []string // --set passed to clienting run
+	latDuration       time.Duration
+	latWarmup         time.Duration
 	rssE2E, rssPeak   int64
 
 	infoDeltaPerCustomer float64
@@ -108,7 +110,8 @@ func (r *results) print(w io.Writer) {
 	if math.Abs(r.lat.target-r.e2eRate/2) > 1 {
 		load = "a set rate (--latency-rate)"
 	}
-	t.section(fmt.Sprintf("Latency at %s (%s, %.0f %% new customers' first purchases, measured)", load, rate(r.lat.target), 100*r.newShare))
+	t.section(fmt.Sprintf("Latency at %s (%s, %.0f %% new customers' first purchases, measured for %s after %s at that rate)",
+		load, rate(r.lat.target), 100*r.newShare, r.latDuration, r.latWarmup))
 	t.row("published / new customers matched", fmt.Sprintf("%s at %s / %s", thousands(float64(r.lat.sent)), rate(r.lat.achieved), thousands(float64(r.lat.matched))), "", "")
 	t.row("transitions published per input event", fmt.Sprintf("%.2f", r.latOutPerEvent), "", "")
 	t.row("p50", dur(r.lat.p50), "", "")
