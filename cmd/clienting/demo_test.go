@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clienting/clienting/internal/testenv"
+	"github.com/clienting/clienting/state"
 )
 
 // syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
@@ -141,4 +143,14 @@ func TestSpeedFlag(t *testing.T) {
 		var s speedFlag
 		require.Error(t, s.Set(bad), bad)
 	}
+}
+
+// The probe's expectations hold on the real Redis too: the demo checks the
+// embedded Redis against what Redis does, not against itself.
+func TestProbeRedisOnRealRedis(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t), DisableIdentity: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	st, err := state.New(rdb, state.Config{Prefix: testenv.Unique(t, "probe")})
+	require.NoError(t, err)
+	require.NoError(t, probeRedis(t.Context(), st, rdb))
 }
