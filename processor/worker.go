@@ -480,14 +480,9 @@ func (w *worker) process(ctx context.Context, msgs []inMsg) error {
 	start := time.Now()
 	p.metrics.BatchSize.Observe(float64(len(msgs)))
 	w.decode(msgs)
-	err := p.retry(ctx, "redis apply", func(ctx context.Context) error {
-		t := time.Now()
+	err := p.redisCall(ctx, "apply", func(ctx context.Context) error {
 		var err error
 		w.results, err = p.store.ApplyBatch(ctx, w.applies, w.results)
-		p.metrics.RedisDuration.WithLabelValues("apply").Observe(time.Since(t).Seconds())
-		if err != nil {
-			p.metrics.RedisErrors.WithLabelValues("apply").Inc()
-		}
 		return err
 	})
 	if err != nil {
@@ -813,14 +808,8 @@ func (w *worker) publishAndRecord(ctx context.Context, commit int64) error {
 	if err := w.land(); err != nil {
 		return err
 	}
-	err := p.retry(ctx, "redis record", func(ctx context.Context) error {
-		t := time.Now()
-		err := p.store.RecordAndClear(ctx, w.topic, w.partition, w.published, recs)
-		p.metrics.RedisDuration.WithLabelValues("record").Observe(time.Since(t).Seconds())
-		if err != nil {
-			p.metrics.RedisErrors.WithLabelValues("record").Inc()
-		}
-		return err
+	err := p.redisCall(ctx, "record", func(ctx context.Context) error {
+		return p.store.RecordAndClear(ctx, w.topic, w.partition, w.published, recs)
 	})
 	if err != nil {
 		return err
@@ -891,6 +880,21 @@ func (w *worker) land() error {
 	}
 	w.spare = flight{out: f.out[:0], buf: f.buf[:0], times: f.times[:0], boxed: f.boxed[:0]}
 	return nil
+}
+
+// redisCall runs op until it succeeds or ctx ends (retry), timing every
+// attempt in redis_duration_seconds{op} and counting failures in
+// redis_errors_total{op}.
+func (p *Processor) redisCall(ctx context.Context, op string, f func(context.Context) error) error {
+	return p.retry(ctx, "redis "+op, func(ctx context.Context) error {
+		t := time.Now()
+		err := f(ctx)
+		p.metrics.RedisDuration.WithLabelValues(op).Observe(time.Since(t).Seconds())
+		if err != nil {
+			p.metrics.RedisErrors.WithLabelValues(op).Inc()
+		}
+		return err
+	})
 }
 
 // clearPublished clears the outbox entries of the messages published last,

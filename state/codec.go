@@ -18,7 +18,7 @@ const publishedPrefix = "p:"
 var errReply = errors.New("malformed reply of the apply script")
 
 // decodeCustomer fills c from a flat HGETALL reply (field, value, ...).
-func decodeCustomer(id string, reply any, c *scoring.Customer, _ int) error {
+func decodeCustomer(id string, reply any, c *scoring.Customer) error {
 	flat, ok := reply.([]any)
 	if !ok {
 		return fmt.Errorf("state: customer %q: reply is %T, want an array", id, reply)

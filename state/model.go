@@ -141,7 +141,7 @@ func (s *Store) loadKeys(ctx context.Context, c redis.UniversalClient, keys []st
 		for k, v := range m {
 			flat = append(flat, k, v)
 		}
-		if err := decodeCustomer(id, flat, &cust, s.cfg.BucketDays); err != nil {
+		if err := decodeCustomer(id, flat, &cust); err != nil {
 			return err
 		}
 		if err := fn(&cust); err != nil {

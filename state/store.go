@@ -421,7 +421,7 @@ func (s *Store) Load(ctx context.Context, ids []string) ([]Loaded, error) {
 		for k, v := range m {
 			flat = append(flat, k, v)
 		}
-		if err := decodeCustomer(ids[i], flat, &out[i].Customer, s.cfg.BucketDays); err != nil {
+		if err := decodeCustomer(ids[i], flat, &out[i].Customer); err != nil {
 			return nil, err
 		}
 	}

@@ -196,43 +196,19 @@ func consumeCeiling(ctx context.Context, brokers []string, topic string, start, 
 			t := &kafka.Transport{}
 			defer t.CloseIdleConnections()
 			client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: t}
-			off := start[p]
-			for off < end[p] {
-				resp, err := client.Fetch(gctx, &kafka.FetchRequest{
-					Topic: topic, Partition: p, Offset: off,
-					MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait,
-				})
-				if err == nil {
-					err = resp.Error
+			return fetchRange(gctx, client, topic, p, start[p], end[p], fetchMaxBytes, fetchMaxWait, func(rec kafka.Record) error {
+				if _, err := readBytes(rec.Key); err != nil {
+					return err
 				}
-				if err != nil {
-					return fmt.Errorf("fetch %s/%d@%d: %w", topic, p, off, err)
+				if _, err := readBytes(rec.Value); err != nil {
+					return err
 				}
-				for {
-					rec, err := resp.Records.ReadRecord()
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					if err != nil {
-						return fmt.Errorf("read %s/%d: %w", topic, p, err)
-					}
-					if rec.Offset < off {
-						continue
-					}
-					if _, err := readBytes(rec.Key); err != nil {
-						return err
-					}
-					if _, err := readBytes(rec.Value); err != nil {
-						return err
-					}
-					for _, h := range rec.Headers {
-						_ = append([]byte(nil), h.Value...)
-					}
-					off = rec.Offset + 1
-					total.Add(1)
+				for _, h := range rec.Headers {
+					_ = append([]byte(nil), h.Value...)
 				}
-			}
-			return nil
+				total.Add(1)
+				return nil
+			})
 		})
 	}
 	err := g.Wait()
@@ -254,42 +230,54 @@ func readRange(ctx context.Context, brokers []string, topic string, start, end [
 	g, gctx := errgroup.WithContext(ctx)
 	for p := range start {
 		g.Go(func() error {
-			off := start[p]
-			for off < end[p] {
-				resp, err := client.Fetch(gctx, &kafka.FetchRequest{
-					Topic: topic, Partition: p, Offset: off, MinBytes: 1, MaxBytes: 8 << 20, MaxWait: time.Second,
-				})
-				if err == nil {
-					err = resp.Error
-				}
+			return fetchRange(gctx, client, topic, p, start[p], end[p], 8<<20, time.Second, func(rec kafka.Record) error {
+				key, err := readBytes(rec.Key)
 				if err != nil {
-					return fmt.Errorf("fetch %s/%d@%d: %w", topic, p, off, err)
+					return err
 				}
-				for {
-					rec, err := resp.Records.ReadRecord()
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					if err != nil {
-						return fmt.Errorf("read %s/%d: %w", topic, p, err)
-					}
-					if rec.Offset < off || rec.Offset >= end[p] {
-						continue
-					}
-					key, err := readBytes(rec.Key)
-					if err != nil {
-						return err
-					}
-					mu.Lock()
-					fn(record{key: string(key), time: rec.Time})
-					mu.Unlock()
-					off = rec.Offset + 1
-				}
-			}
-			return nil
+				mu.Lock()
+				fn(record{key: string(key), time: rec.Time})
+				mu.Unlock()
+				return nil
+			})
 		})
 	}
 	return g.Wait()
+}
+
+// fetchRange fetches partition p of topic from offset from up to to and
+// calls fn with every record in between, in order.
+func fetchRange(ctx context.Context, client *kafka.Client, topic string, p int, from, to int64,
+	maxBytes int64, maxWait time.Duration, fn func(kafka.Record) error) error {
+	off := from
+	for off < to {
+		resp, err := client.Fetch(ctx, &kafka.FetchRequest{
+			Topic: topic, Partition: p, Offset: off, MinBytes: 1, MaxBytes: maxBytes, MaxWait: maxWait,
+		})
+		if err == nil {
+			err = resp.Error
+		}
+		if err != nil {
+			return fmt.Errorf("fetch %s/%d@%d: %w", topic, p, off, err)
+		}
+		for {
+			rec, err := resp.Records.ReadRecord()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("read %s/%d: %w", topic, p, err)
+			}
+			if rec.Offset < off || rec.Offset >= to {
+				continue
+			}
+			if err := fn(*rec); err != nil {
+				return err
+			}
+			off = rec.Offset + 1
+		}
+	}
+	return nil
 }
 
 func readBytes(b kafka.Bytes) ([]byte, error) {
