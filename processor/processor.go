@@ -272,6 +272,21 @@ func (p *Processor) retry(ctx context.Context, what string, op func(context.Cont
 	}
 }
 
+// redisCall runs op until it succeeds or ctx ends (retry), timing every
+// attempt in redis_duration_seconds{op} and counting failures in
+// redis_errors_total{op}.
+func (p *Processor) redisCall(ctx context.Context, op string, f func(context.Context) error) error {
+	return p.retry(ctx, "redis "+op, func(ctx context.Context) error {
+		t := time.Now()
+		err := f(ctx)
+		p.metrics.RedisDuration.WithLabelValues(op).Observe(time.Since(t).Seconds())
+		if err != nil {
+			p.metrics.RedisErrors.WithLabelValues(op).Inc()
+		}
+		return err
+	})
+}
+
 // kafkaRequestTimeout bounds one request of the processor's Kafka client
 // (fetch, list offsets, metadata) beyond the time the broker may hold it.
 const kafkaRequestTimeout = 30 * time.Second

@@ -1,0 +1,243 @@
+package processor
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/clienting/clienting/events"
+	"github.com/clienting/clienting/scoring"
+	"github.com/clienting/clienting/state"
+)
+
+// publishAndRecord makes the batch's transitions durable: it records them
+// in the store together with their messages (the outbox), then starts
+// publishing the output (acks=all) in the background; commit (the next
+// offset of the batch, negative for a sweep) is handed to the committer
+// once that succeeded, and the outbox entries are cleared with the next
+// record. A crash after the record republishes the recorded messages
+// unchanged when the partition is next assigned (flushOutbox); a crash
+// before it recomputes the same transitions on replay.
+//
+// The previous batch's publish, which ran meanwhile, is waited for before
+// the record: so outputs leave in input order, offsets are committed in
+// order, and the record clears the previous batch's published outbox.
+func (w *worker) publishAndRecord(ctx context.Context, commit int64) error {
+	p := w.p
+	recs := w.recs[:0]
+	boxed := w.boxed[:0]
+	for _, id := range w.order {
+		pend := w.pending[id]
+		r := state.Record{CustomerID: id, Published: pend.changed, Moves: pend.moves, Due: pend.due,
+			Scores: pend.scores, ScoresChanged: pend.scores != pend.base, PrevContrib: pend.prev, Contrib: pend.contrib}
+		if pend.seq != pend.baseSeq {
+			r.Seq = pend.seq
+		}
+		if len(pend.outbox) > 0 {
+			start := len(w.buf)
+			w.buf = state.EncodeMessages(w.buf, pend.outbox)
+			r.Outbox = w.buf[start:len(w.buf):len(w.buf)]
+			boxed = append(boxed, id)
+		}
+		recs = append(recs, r)
+	}
+	w.recs, w.boxed = recs, boxed
+	defer clear(recs) // drop references to the batch's maps and messages
+	if err := w.awaitPublish(); err != nil {
+		return err
+	}
+	err := p.redisCall(ctx, "record", func(ctx context.Context) error {
+		return p.store.RecordAndClear(ctx, w.topic, w.partition, w.published, recs)
+	})
+	if err != nil {
+		return err
+	}
+	w.published = w.published[:0]
+	w.startPublish(ctx, commit)
+	return nil
+}
+
+// publication is a batch's output on its way to Kafka: the messages, the
+// buffer they point into, the Kafka timestamps of their causes, and the
+// customers whose outbox entries they are.
+type publication struct {
+	out   []kafka.Message
+	buf   []byte
+	times []time.Time
+	boxed []string
+	done  chan struct{}
+	err   error
+}
+
+// startPublish publishes the batch's output in the background, then hands
+// commit to the committer (when not negative) and observes the end-to-end
+// latency. The worker goes on with the reusable buffers.
+func (w *worker) startPublish(ctx context.Context, commit int64) {
+	p := w.p
+	pub := &publication{out: w.out, buf: w.buf, times: w.times,
+		boxed: append(w.reusable.boxed[:0], w.boxed...), done: make(chan struct{})}
+	w.out, w.buf, w.times = w.reusable.out[:0], w.reusable.buf[:0], w.reusable.times[:0]
+	w.reusable = publication{}
+	w.publishing = pub
+	go func() {
+		defer close(pub.done)
+		if pub.err = w.publish(ctx, pub.out); pub.err != nil {
+			return
+		}
+		if commit >= 0 {
+			w.committer.commit(commit)
+		}
+		done := time.Now()
+		for _, t := range pub.times {
+			if !t.IsZero() {
+				p.metrics.EndToEnd.Observe(done.Sub(t).Seconds())
+			}
+		}
+	}()
+}
+
+// awaitPublish waits for the publication under way, if any. Its customers'
+// outbox entries are then cleared with the next record (a crash before that
+// republishes these messages, with the same ids, which consumers drop), and
+// its buffers are kept for reuse. The error is the publish's: it failed
+// only because its context ended.
+func (w *worker) awaitPublish() error {
+	pub := w.publishing
+	if pub == nil {
+		return nil
+	}
+	<-pub.done
+	w.publishing = nil
+	if pub.err != nil {
+		return pub.err
+	}
+	w.published = append(w.published, pub.boxed...)
+	clear(pub.out) // drop references to the messages
+	if cap(pub.buf) > maxKeptBuf {
+		pub.buf = nil
+	}
+	w.reusable = publication{out: pub.out[:0], buf: pub.buf[:0], times: pub.times[:0], boxed: pub.boxed[:0]}
+	return nil
+}
+
+// clearPublished clears the outbox entries of the messages published last,
+// once; a failure leaves them for the next record.
+func (w *worker) clearPublished(ctx context.Context) {
+	if len(w.published) == 0 {
+		return
+	}
+	if err := w.p.store.ClearOutbox(ctx, w.topic, w.partition, w.published); err != nil {
+		w.p.metrics.RedisErrors.WithLabelValues("outbox").Inc()
+		return
+	}
+	w.published = w.published[:0]
+}
+
+func (w *worker) publish(ctx context.Context, msgs []kafka.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	p := w.p
+	return p.retry(ctx, "kafka produce", func(ctx context.Context) error {
+		t := time.Now()
+		err := p.writer.WriteMessages(ctx, msgs...)
+		p.metrics.KafkaDuration.WithLabelValues("produce").Observe(time.Since(t).Seconds())
+		if err != nil {
+			p.metrics.KafkaErrors.WithLabelValues("produce").Inc()
+		}
+		return err
+	})
+}
+
+func (w *worker) clearOutbox(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	p := w.p
+	return p.retry(ctx, "redis clear outbox", func(ctx context.Context) error {
+		err := p.store.ClearOutbox(ctx, w.topic, w.partition, ids)
+		if err != nil {
+			p.metrics.RedisErrors.WithLabelValues("outbox").Inc()
+		}
+		return err
+	})
+}
+
+// flushOutbox publishes what a previous owner of the partition recorded and
+// may not have published, before anything else is processed.
+func (w *worker) flushOutbox(ctx context.Context) error {
+	p := w.p
+	box, err := p.store.Outbox(ctx, w.topic, w.partition)
+	if err != nil {
+		return err
+	}
+	if len(box) == 0 {
+		return nil
+	}
+	var msgs []kafka.Message
+	ids := make([]string, 0, len(box))
+	for id, ms := range box {
+		ids = append(ids, id)
+		for _, m := range ms {
+			msgs = append(msgs, kafka.Message{Topic: m.Topic, Key: []byte(id), Value: m.Value})
+		}
+	}
+	p.log.Info("republishing recorded transitions of an interrupted batch",
+		"topic", w.topic, "partition", w.partition, "customers", len(ids), "messages", len(msgs))
+	if err := w.publish(ctx, msgs); err != nil {
+		return err
+	}
+	// The record of these transitions may not have landed (see
+	// state.Store.OutboxKey): restore it before the outbox goes.
+	restored := 0
+	for id, ms := range box {
+		published, seq := w.recordOf(id, ms)
+		ok, err := p.store.RestorePublished(ctx, id, published, seq)
+		if err != nil {
+			p.metrics.RedisErrors.WithLabelValues("outbox").Inc()
+			return err
+		}
+		if ok {
+			restored++
+		}
+	}
+	if restored > 0 {
+		p.log.Warn("restored the published segments of customers whose record an interruption cut short",
+			"topic", w.topic, "partition", w.partition, "customers", restored)
+	}
+	return w.clearOutbox(ctx, ids)
+}
+
+// recordOf reads from a customer's outbox messages what its record wrote:
+// the last segment published per segmentation, the churn-risk level and the
+// highest transition sequence. A message that does not decode (which only
+// another version could have written) is logged and left out.
+func (w *worker) recordOf(id string, msgs []state.Message) (map[string]string, int64) {
+	p := w.p
+	published := map[string]string{}
+	var seq int64
+	for _, m := range msgs {
+		var err error
+		switch m.Topic {
+		case p.cfg.Topics.SegmentChanges:
+			var c events.SegmentChange
+			if err = json.Unmarshal(m.Value, &c); err == nil {
+				published[c.Segmentation] = c.To
+				seq = max(seq, c.Sequence)
+			}
+		case p.cfg.Topics.ChurnRisk:
+			var r events.ChurnRisk
+			if err = json.Unmarshal(m.Value, &r); err == nil {
+				published[scoring.ChurnKey] = r.To
+				seq = max(seq, r.Sequence)
+			}
+		}
+		if err != nil {
+			p.log.Error("outbox message does not decode; its segment is not restored",
+				"topic", w.topic, "partition", w.partition, "customer", id, "output_topic", m.Topic, "err", err)
+		}
+	}
+	return published, seq
+}

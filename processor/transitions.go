@@ -1,0 +1,207 @@
+package processor
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/clienting/clienting/events"
+	"github.com/clienting/clienting/scoring"
+	"github.com/clienting/clienting/state"
+)
+
+// Dead-letter headers: the reason a message was rejected and where it came from.
+const (
+	HeaderError     = "clienting-error"
+	HeaderReason    = "clienting-error-reason"
+	HeaderTopic     = "clienting-source-topic"
+	HeaderPartition = "clienting-source-partition"
+	HeaderOffset    = "clienting-source-offset"
+)
+
+// transitions appends the output messages for every segmentation and churn
+// level of c that differ from what was last published, and returns how many.
+func (w *worker) transitions(pend *pending, c *scoring.Customer, res *scoring.Result, cause events.Cause, eventTime, now time.Time) int {
+	p := w.p
+	n := 0
+	w.listed = false
+	for _, a := range res.Segments {
+		from := pend.published[a.Segmentation]
+		if from == a.Segment {
+			continue
+		}
+		pend.seq++
+		scores, metrics := w.lists(res)
+		msg := events.SegmentChange{
+			ID:            events.OutputID(c.ID, "segment", strconv.FormatInt(pend.seq, 10), a.Segmentation, a.Segment),
+			CustomerID:    c.ID,
+			Segmentation:  a.Segmentation,
+			From:          from,
+			To:            a.Segment,
+			Cause:         cause,
+			EventTime:     eventTime,
+			Time:          now,
+			Sequence:      pend.seq,
+			Holdout:       res.Holdout,
+			ConfigVersion: p.engine.Version(),
+			Scores:        scores,
+			Metrics:       metrics,
+		}
+		start := len(w.buf)
+		w.buf = msg.AppendJSON(w.buf)
+		w.emitTransition(pend, p.cfg.Topics.SegmentChanges, w.buf[start:len(w.buf):len(w.buf)])
+		w.setPublished(pend, a.Segmentation, a.Segment)
+		p.metrics.Transitions.WithLabelValues(a.Segmentation, label(from), a.Segment).Inc()
+		n++
+	}
+	if lvl := res.Churn.Level; lvl != "" && lvl != pend.published[scoring.ChurnKey] {
+		from := pend.published[scoring.ChurnKey]
+		pend.seq++
+		msg := events.ChurnRisk{
+			ID:                    events.OutputID(c.ID, "churn", strconv.FormatInt(pend.seq, 10), lvl),
+			CustomerID:            c.ID,
+			From:                  from,
+			To:                    lvl,
+			PAlive:                res.Churn.PAlive,
+			ExpectedPurchases:     res.Churn.ExpectedPurchases,
+			HorizonDays:           w.horizonDays,
+			DaysSinceLastPurchase: float64(res.Metrics.RecencyDays),
+			CLV:                   p.money(int64(math.Round(res.Churn.CLV))),
+			Cause:                 cause,
+			EventTime:             eventTime,
+			Time:                  now,
+			Sequence:              pend.seq,
+			ModelVersion:          res.Churn.Model,
+		}
+		start := len(w.buf)
+		w.buf = msg.AppendJSON(w.buf)
+		w.emitTransition(pend, p.cfg.Topics.ChurnRisk, w.buf[start:len(w.buf):len(w.buf)])
+		w.setPublished(pend, scoring.ChurnKey, lvl)
+		p.metrics.Transitions.WithLabelValues(scoring.ChurnKey, label(from), lvl).Inc()
+		n++
+	}
+	return n
+}
+
+func label(from string) string {
+	if from == "" {
+		return "none"
+	}
+	return from
+}
+
+func (w *worker) setPublished(pend *pending, key, v string) {
+	if pend.changed == nil {
+		pend.changed = map[string]string{}
+	}
+	// Updated in place: the map comes from the store's decoding of this
+	// customer's first result of the batch, which was evaluated already,
+	// and later evaluations are to see the batch's view.
+	pend.moves = append(pend.moves, state.Move{Segmentation: key, From: pend.published[key], To: v})
+	pend.published[key] = v
+	pend.changed[key] = v
+}
+
+func (w *worker) recovery(c *scoring.Customer, res *scoring.Result, ev *events.Event, now time.Time) {
+	p := w.p
+	dec := p.engine.Recovery(*res, int(ev.Complaint.Severity))
+	msg := events.Recovery{
+		ID:                events.OutputID(c.ID, "recovery", ev.Complaint.ComplaintID),
+		CustomerID:        c.ID,
+		ComplaintID:       ev.Complaint.ComplaintID,
+		Severity:          ev.Complaint.Severity,
+		ValueTier:         dec.ValueTier,
+		Priority:          dec.Priority,
+		CompensationLimit: p.money(dec.CompensationLimit),
+		Cause:             events.Cause{Kind: events.CauseEvent, EventID: ev.ID},
+		EventTime:         ev.Time,
+		Time:              now,
+	}
+	w.emit(p.cfg.Topics.Recovery, c.ID, msg.AppendJSON(nil))
+	p.metrics.Recoveries.WithLabelValues(dec.Priority).Inc()
+}
+
+// emitTransition emits a transition's message and keeps it for the outbox.
+func (w *worker) emitTransition(pend *pending, topic string, value []byte) {
+	w.out = append(w.out, kafka.Message{Topic: topic, Key: pend.key, Value: value})
+	pend.outbox = append(pend.outbox, state.Message{Topic: topic, Value: value})
+}
+
+func (w *worker) emit(topic, key string, value []byte) {
+	w.out = append(w.out, kafka.Message{Topic: topic, Key: []byte(key), Value: value})
+}
+
+func (w *worker) deadLetter(m *inMsg, err error) {
+	p := w.p
+	reason := string(events.ReasonOf(err))
+	p.metrics.DecodeErrors.WithLabelValues(reason).Inc()
+	p.metrics.Events.WithLabelValues("unknown", "dead_lettered").Inc()
+	hdrs := make([]kafka.Header, 0, len(m.headers)+5)
+	hdrs = append(hdrs, m.headers...)
+	hdrs = append(hdrs,
+		kafka.Header{Key: HeaderError, Value: []byte(err.Error())},
+		kafka.Header{Key: HeaderReason, Value: []byte(reason)},
+		kafka.Header{Key: HeaderTopic, Value: []byte(w.topic)},
+		kafka.Header{Key: HeaderPartition, Value: []byte(w.partLabel)},
+		kafka.Header{Key: HeaderOffset, Value: []byte(strconv.FormatInt(m.offset, 10))},
+	)
+	w.out = append(w.out, kafka.Message{Topic: w.dlq, Key: m.key, Value: m.value, Headers: hdrs})
+}
+
+func (p *Processor) money(minor int64) events.Money {
+	return events.Money{Minor: minor, MinorUnits: p.decoder.MinorUnits(), Currency: p.decoder.BaseCurrency()}
+}
+
+// lists returns the scores and metrics of the evaluation at hand, listed
+// on its first transition and shared by the others (their messages are
+// encoded at once).
+func (w *worker) lists(res *scoring.Result) ([]events.Score, []events.Metric) {
+	if !w.listed {
+		w.scores = w.scoreList(w.scores[:0], res)
+		w.metrics = w.metricList(w.metrics[:0], res)
+		w.listed = true
+	}
+	return w.scores, w.metrics
+}
+
+// scoreList lists the scores that decided a segment: R, F, M, T and the
+// weighted profiles (score.<profile>).
+func (w *worker) scoreList(out []events.Score, res *scoring.Result) []events.Score {
+	out = append(out,
+		events.Score{Name: "r", Value: float64(res.Scores.R)},
+		events.Score{Name: "f", Value: float64(res.Scores.F)},
+		events.Score{Name: "m", Value: float64(res.Scores.M)},
+		events.Score{Name: "t", Value: float64(res.Scores.T)},
+	)
+	for _, ps := range res.Profiles {
+		name, ok := w.scoreNames[ps.Profile]
+		if !ok {
+			name = "score." + ps.Profile
+			w.scoreNames[ps.Profile] = name
+		}
+		out = append(out, events.Score{Name: name, Value: ps.Score})
+	}
+	return out
+}
+
+// metricList lists the metrics carried in segment changes: recency_days,
+// frequency, monetary, tenure_days, margin, open_complaints, p_alive,
+// expected_purchases and clv. They are read from the fields that
+// scoring.Metrics.Value would look up by name (it copies the evaluation
+// context on every call).
+func (w *worker) metricList(out []events.Metric, res *scoring.Result) []events.Metric {
+	m := &res.Metrics
+	return append(out,
+		events.Metric{Name: "recency_days", Value: float64(m.RecencyDays)},
+		events.Metric{Name: "frequency", Value: float64(m.Frequency)},
+		events.Metric{Name: "monetary", Value: m.Monetary},
+		events.Metric{Name: "tenure_days", Value: float64(m.TenureDays)},
+		events.Metric{Name: "margin", Value: m.Margin},
+		events.Metric{Name: "open_complaints", Value: float64(m.OpenComplaints)},
+		events.Metric{Name: "p_alive", Value: m.PAlive},
+		events.Metric{Name: "expected_purchases", Value: m.ExpectedPurchases},
+		events.Metric{Name: "clv", Value: m.CLV},
+	)
+}
