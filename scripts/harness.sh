@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# Local Redis and Apache Kafka for integration tests and development.
+# Local Redis, a Redis Cluster and Apache Kafka for integration tests and
+# development.
 #
 # Usage: scripts/harness.sh up|down|env|status
 #
-#   up      start redis-server and a single-node KRaft Kafka on free loopback
-#           ports, wait until both answer, write .run/env and print it.
-#           When both are already up it only prints .run/env.
-#   down    stop both (SIGTERM, then SIGKILL after a grace period) and delete
+#   up      start, on free loopback ports, a standalone redis-server, a
+#           Redis Cluster of three masters (no replicas) and a single-node
+#           KRaft Kafka, wait until all answer, write .run/env and print it.
+#           When all are already up it only prints .run/env.
+#   down    stop them (SIGTERM, then SIGKILL after a grace period) and delete
 #           their data. Logs stay in .run/logs/ until the next `up`.
 #   env     print .run/env (fails when the harness is not up).
-#   status  say what runs where; exit 0 only when both servers answer.
+#   status  say what runs where; exit 0 only when all servers answer.
+#
+# Every Redis server keeps an append-only file (appendfsync everysec, no RDB
+# snapshots) in its data directory under .run/, as a production Redis would:
+# a crash loses at most about the last second of writes.
 #
 # Use the env with:  eval "$(scripts/harness.sh env)"
-# It sets CLIENTING_TEST_REDIS_ADDR and CLIENTING_TEST_KAFKA_BROKERS, which
-# internal/testenv reads.
+# It sets CLIENTING_TEST_REDIS_ADDR (host:port),
+# CLIENTING_TEST_REDIS_CLUSTER_ADDRS (the three masters, comma-separated
+# host:port) and CLIENTING_TEST_KAFKA_BROKERS, which internal/testenv reads.
 #
 # Knobs (environment): HARNESS_RUN_DIR (state directory, default .run),
 # HARNESS_TIMEOUT (seconds to wait for readiness, default 90), KAFKA_HEAP
@@ -37,6 +44,10 @@ kafka_partitions="${KAFKA_NUM_PARTITIONS:-4}"
 java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 deadline_ms=0 # set by cmd_up, read by await
 
+# The Redis Cluster: this many masters, pid files redis-cluster-N.pid, data
+# in $run/redis-cluster/N. Three is the fewest masters Redis Cluster takes.
+cluster_size=3
+
 log() { echo "harness: $*" >&2; }
 
 # alive NAME PATTERN: the pid in $run/NAME.pid runs and its command line
@@ -51,6 +62,30 @@ alive() {
 }
 
 redis_ok() { [[ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" == PONG ]]; }
+
+# cluster_ok PORT: the cluster node at PORT serves all slots. A node reports
+# cluster_state:ok only once every slot has a master it can reach.
+cluster_ok() {
+	[[ "$(redis-cli -h 127.0.0.1 -p "$1" cluster info 2>/dev/null)" == *cluster_state:ok* ]]
+}
+
+# start_redis NAME PORT DIR [ARGS...]: start redis-server on 127.0.0.1:PORT
+# with its data in DIR and ARGS appended, in the foreground of a background
+# job so that we own its pid (written to $run/NAME.pid); it logs to stdout,
+# which goes to $logs/NAME.log. Persistence is an append-only file fsynced
+# every second; RDB snapshots are off (with AOF on they would only add forks
+# under the tests' write load, and AOF is what Redis loads on start).
+start_redis() {
+	local name="$1" port="$2" dir="$3"
+	shift 3
+	mkdir -p "$dir"
+	nohup redis-server \
+		--port "$port" --bind 127.0.0.1 --daemonize no --dir "$dir" \
+		--save '' --appendonly yes --appendfsync everysec \
+		"$@" \
+		</dev/null >>"$logs/$name.log" 2>&1 9>&- &
+	echo $! >"$run/$name.pid"
+}
 
 # Kafka is ready when
 #  - its PLAINTEXT port accepts connections (a refused connection fails at
@@ -177,7 +212,8 @@ stop() {
 
 show_logs() {
 	local f
-	for f in "$logs/redis.log" "$logs/kafka-format.log" "$logs/kafka-stdout.log" "$logs/kafka-server.log"; do
+	for f in "$logs/redis.log" "$logs"/redis-cluster*.log \
+		"$logs/kafka-format.log" "$logs/kafka-stdout.log" "$logs/kafka-server.log"; do
 		if [[ -s "$f" ]]; then
 			echo "----- tail of ${f#"$root/"} -----" >&2
 			tail -n 40 "$f" >&2
@@ -186,9 +222,13 @@ show_logs() {
 }
 
 cmd_down() {
+	local i
 	stop kafka kafka.Kafka
 	stop redis redis-server
-	rm -rf "$run/kafka" "$run/redis" "$env_file" "$run/ports"
+	for ((i = 1; i <= cluster_size; i++)); do
+		stop "redis-cluster-$i" redis-server
+	done
+	rm -rf "$run/kafka" "$run/redis" "$run/redis-cluster" "$env_file" "$run/ports"
 }
 
 cmd_env() {
@@ -200,14 +240,32 @@ cmd_env() {
 }
 
 cmd_status() {
-	local ok=0 redis_port="" kafka_port=""
+	local ok=0 redis_port="" kafka_port="" i cluster_up=1
+	local -a ports=() cluster_ports=() cluster_pids=()
 	if [[ -f "$run/ports" ]]; then
-		read -r redis_port kafka_port _ <"$run/ports"
+		read -r -a ports <"$run/ports"
+		redis_port="${ports[0]:-}"
+		kafka_port="${ports[1]:-}"
+		cluster_ports=("${ports[@]:3:cluster_size}")
 	fi
 	if alive redis redis-server && redis_ok "$redis_port"; then
 		echo "redis: up at 127.0.0.1:$redis_port (pid $(cat "$run/redis.pid"))"
 	else
 		echo "redis: down"
+		ok=1
+	fi
+	((${#cluster_ports[@]} == cluster_size)) || cluster_up=0
+	for ((i = 1; i <= cluster_size && cluster_up; i++)); do
+		if alive "redis-cluster-$i" redis-server && cluster_ok "${cluster_ports[i - 1]}"; then
+			cluster_pids+=("$(cat "$run/redis-cluster-$i.pid")")
+		else
+			cluster_up=0
+		fi
+	done
+	if ((cluster_up)); then
+		echo "redis-cluster: up at $(cluster_addrs "${cluster_ports[@]}") (pids ${cluster_pids[*]})"
+	else
+		echo "redis-cluster: down"
 		ok=1
 	fi
 	if alive kafka kafka.Kafka && kafka_ok "$kafka_port"; then
@@ -217,6 +275,13 @@ cmd_status() {
 		ok=1
 	fi
 	return "$ok"
+}
+
+# cluster_addrs PORT...: "127.0.0.1:P1,127.0.0.1:P2,..."
+cluster_addrs() {
+	local addrs
+	addrs="$(printf ',127.0.0.1:%s' "$@")"
+	echo "${addrs#,}"
 }
 
 cmd_up() {
@@ -238,28 +303,46 @@ cmd_up() {
 	local libs
 	libs="$("$root/scripts/kafka-fetch.sh")"
 
-	mkdir -p "$logs" "$run/redis" "$run/kafka/data"
+	mkdir -p "$logs" "$run/kafka/data"
 	rm -f "$logs"/*.log
 
-	local redis_port kafka_port controller_port
-	read -r redis_port kafka_port controller_port <<<"$(free_ports 3)"
-	echo "$redis_port $kafka_port $controller_port" >"$run/ports"
+	# ports: Redis, Kafka, the KRaft controller, then the cluster's client
+	# ports and their cluster bus ports. The bus port is set explicitly:
+	# Redis's default (client port + 10000) can be taken or above 65535.
+	local -a ports cluster_ports bus_ports
+	read -r -a ports <<<"$(free_ports $((3 + 2 * cluster_size)))"
+	echo "${ports[*]}" >"$run/ports"
+	local redis_port="${ports[0]}" kafka_port="${ports[1]}" controller_port="${ports[2]}"
+	cluster_ports=("${ports[@]:3:cluster_size}")
+	bus_ports=("${ports[@]:3+cluster_size:cluster_size}")
+	local cluster
+	cluster="$(cluster_addrs "${cluster_ports[@]}")"
 
 	local started
 	started="$(now_ms)"
 	deadline_ms=$((started + timeout * 1000))
 
-	# Redis: in-memory only (no RDB, no AOF), loopback only, in the
-	# foreground of a background job so that we own its pid; it logs to
-	# stdout when no logfile is set.
-	nohup redis-server \
-		--port "$redis_port" --bind 127.0.0.1 \
-		--save '' --appendonly no --daemonize no \
-		--dir "$run/redis" \
-		</dev/null >>"$logs/redis.log" 2>&1 9>&- &
-	echo $! >"$run/redis.pid"
+	# Redis, standalone and the cluster's nodes, all at once.
+	local i
+	start_redis redis "$redis_port" "$run/redis"
+	for ((i = 1; i <= cluster_size; i++)); do
+		start_redis "redis-cluster-$i" "${cluster_ports[i - 1]}" "$run/redis-cluster/$i" \
+			--cluster-enabled yes --cluster-config-file nodes.conf \
+			--cluster-port "${bus_ports[i - 1]}"
+	done
 	await redis redis-server redis_ok "$redis_port" || return 1
+	for ((i = 1; i <= cluster_size; i++)); do
+		await "redis-cluster-$i" redis-server redis_ok "${cluster_ports[i - 1]}" || return 1
+	done
 	log "redis ready after $(seconds_since "$started")s"
+
+	# Assign the slots and join the nodes. redis-cli takes about a second
+	# for it (it polls the nodes once a second until they agree), so it runs
+	# in the background while Kafka starts, bounded by the readiness timeout.
+	timeout "$timeout" redis-cli --cluster create "${cluster_ports[@]/#/127.0.0.1:}" \
+		--cluster-replicas 0 --cluster-yes \
+		</dev/null >>"$logs/redis-cluster-create.log" 2>&1 9>&- &
+	local cluster_create=$!
 
 	# Kafka: one process that is both the KRaft controller (quorum of one,
 	# static voters) and the broker. Internal topics get replication factor
@@ -329,11 +412,23 @@ EOF
 		</dev/null >>"$logs/kafka-stdout.log" 2>&1 9>&- &
 	echo $! >"$run/kafka.pid"
 
+	if ! wait "$cluster_create"; then
+		log "redis-cli --cluster create failed"
+		show_logs
+		cmd_down
+		return 1
+	fi
+	for ((i = 1; i <= cluster_size; i++)); do
+		await "redis-cluster-$i" redis-server cluster_ok "${cluster_ports[i - 1]}" || return 1
+	done
+	log "redis cluster ready after $(seconds_since "$started")s"
+
 	await kafka kafka.Kafka kafka_ok "$kafka_port" || return 1
 	log "kafka ready $(seconds_since "$kafka_started")s after its start; up took $(seconds_since "$started")s"
 
 	cat >"$env_file.tmp" <<EOF
 export CLIENTING_TEST_REDIS_ADDR=127.0.0.1:$redis_port
+export CLIENTING_TEST_REDIS_CLUSTER_ADDRS=$cluster
 export CLIENTING_TEST_KAFKA_BROKERS=127.0.0.1:$kafka_port
 EOF
 	mv "$env_file.tmp" "$env_file"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The full test run, as CI does it (`make test`, .ci/run):
-#   system tools -> Kafka jars -> Redis + Kafka up -> go test -race -> down.
+#   system tools -> Kafka jars -> Redis, Redis Cluster + Kafka up ->
+#   go test -race -> down.
 #
 # Usage: scripts/test.sh [go test arguments]   (default: ./...)
 #

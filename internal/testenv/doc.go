@@ -1,14 +1,22 @@
 // Package testenv gives integration tests the real servers they talk to:
-// Redis and Apache Kafka.
+// Redis (standalone and a Redis Cluster) and Apache Kafka.
 //
 // # Where the servers come from
 //
 // The project's harness (scripts/harness.sh, driven by `make test` and
-// `make up`) starts redis-server and a single-node KRaft Kafka on free
-// loopback ports and writes their addresses to .run/env:
+// `make up`) starts a standalone redis-server, a Redis Cluster of three
+// masters and a single-node KRaft Kafka on free loopback ports, and writes
+// their addresses to .run/env:
 //
 //	CLIENTING_TEST_REDIS_ADDR=127.0.0.1:6379
+//	CLIENTING_TEST_REDIS_CLUSTER_ADDRS=127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002
 //	CLIENTING_TEST_KAFKA_BROKERS=127.0.0.1:9092[,host:port...]
+//
+// Its Redis servers persist to an append-only file fsynced every second.
+//
+// [RedisCluster] returns the cluster's addresses; when they are unset the
+// test fails in an integration run and is skipped otherwise (no container
+// stands in for a cluster).
 //
 // [Redis] and [Kafka] return those addresses. When a variable is unset they
 // act on what the run asked for:
@@ -23,12 +31,20 @@
 // [Required] reports whether this is such an integration run, for tests that
 // need other tools (kcat, promtool) and must not skip silently in CI.
 //
+// # A Redis of the test's own
+//
+// [StartRedis] runs a private redis-server for one test, with the
+// persistence settings the test chooses, and can kill and restart it: for
+// tests of what happens when Redis fails or loses its data, which the shared
+// servers must never do.
+//
 // # Isolation
 //
-// All tests of all packages share one Redis and one broker, and packages run
-// in parallel. A test therefore never uses a fixed name: [Unique] gives a
-// topic name or key prefix of its own, and [CreateTopics] creates topics and
-// deletes them when the test ends. Tests must not flush Redis.
+// All tests of all packages share one Redis, one Redis Cluster and one
+// broker, and packages run in parallel. A test therefore never uses a fixed
+// name: [Unique] gives a topic name or key prefix of its own, and
+// [CreateTopics] creates topics and deletes them when the test ends. Tests
+// must not flush Redis.
 //
 // # Waiting
 //

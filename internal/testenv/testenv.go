@@ -17,10 +17,13 @@ import (
 )
 
 // Environment variables read by this package. The harness writes the first
-// two to .run/env.
+// three to .run/env.
 const (
 	// RedisAddrEnv holds the Redis address, host:port.
 	RedisAddrEnv = "CLIENTING_TEST_REDIS_ADDR"
+	// RedisClusterAddrsEnv holds the addresses of the masters of a Redis
+	// Cluster, comma-separated host:port.
+	RedisClusterAddrsEnv = "CLIENTING_TEST_REDIS_CLUSTER_ADDRS"
 	// KafkaBrokersEnv holds the Kafka bootstrap brokers, comma-separated
 	// host:port.
 	KafkaBrokersEnv = "CLIENTING_TEST_KAFKA_BROKERS"
@@ -56,12 +59,32 @@ func Redis(tb testing.TB) string {
 	return addr
 }
 
+// RedisCluster returns the addresses (host:port) of the masters of the Redis
+// Cluster for integration tests, from CLIENTING_TEST_REDIS_CLUSTER_ADDRS.
+// There is no container to stand in for a cluster: when the variable is
+// unset the test fails in an integration run (see [Required]) and is skipped
+// otherwise.
+func RedisCluster(tb testing.TB) []string {
+	tb.Helper()
+	if addrs := splitAddrs(os.Getenv(RedisClusterAddrsEnv)); len(addrs) > 0 {
+		return addrs
+	}
+	if Required() {
+		tb.Fatalf("testenv: %s is not set, but this is an integration run (%s=1 or CI=true) and needs a Redis Cluster: "+
+			"run the tests with `make test`, or start the servers with `make up` and "+
+			"`eval \"$(scripts/harness.sh env)\"` before go test", RedisClusterAddrsEnv, IntegrationEnv)
+	}
+	tb.Skipf("testenv: %s is not set: run `make test` (or `make up` and `eval \"$(scripts/harness.sh env)\"`) "+
+		"to run the Redis Cluster tests", RedisClusterAddrsEnv)
+	return nil
+}
+
 // Kafka returns the bootstrap brokers (host:port) of the Kafka cluster for
 // integration tests. See the package documentation for what happens when
 // CLIENTING_TEST_KAFKA_BROKERS is unset.
 func Kafka(tb testing.TB) []string {
 	tb.Helper()
-	if brokers := splitBrokers(os.Getenv(KafkaBrokersEnv)); len(brokers) > 0 {
+	if brokers := splitAddrs(os.Getenv(KafkaBrokersEnv)); len(brokers) > 0 {
 		return brokers
 	}
 	requireDocker(tb, KafkaBrokersEnv)
@@ -72,14 +95,15 @@ func Kafka(tb testing.TB) []string {
 	return brokers
 }
 
-func splitBrokers(s string) []string {
-	var brokers []string
-	for b := range strings.SplitSeq(s, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			brokers = append(brokers, b)
+// splitAddrs splits a comma-separated list of host:port, dropping blanks.
+func splitAddrs(s string) []string {
+	var addrs []string
+	for a := range strings.SplitSeq(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
 		}
 	}
-	return brokers
+	return addrs
 }
 
 // requireDocker is called when the variable env is unset. It fails the test

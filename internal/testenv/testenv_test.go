@@ -2,6 +2,8 @@ package testenv_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -82,6 +84,114 @@ func TestRedis(t *testing.T) {
 	got, err := client.Get(ctx, key).Result()
 	require.NoError(t, err)
 	require.Equal(t, "v", got)
+}
+
+// TestRedisCluster checks the cluster the harness builds: every slot is
+// served, the masters are the addresses given, and keys in many slots (and
+// a multi-key command within one hash tag) work through a cluster client.
+func TestRedisCluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addrs := testenv.RedisCluster(t)
+	client := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs:                    addrs,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+	t.Cleanup(func() { require.NoError(t, client.Close()) })
+
+	info, err := client.ClusterInfo(ctx).Result()
+	require.NoError(t, err)
+	require.Contains(t, info, "cluster_state:ok")
+
+	slots, err := client.ClusterSlots(ctx).Result()
+	require.NoError(t, err)
+	covered := 0
+	masters := map[string]bool{}
+	for _, s := range slots {
+		covered += s.End - s.Start + 1
+		masters[s.Nodes[0].Addr] = true
+	}
+	require.Equal(t, 16384, covered, "slots served")
+	require.Len(t, masters, len(addrs))
+	for _, a := range addrs {
+		require.True(t, masters[a], "%s is not a master of the cluster (masters: %v)", a, masters)
+	}
+
+	prefix := testenv.Unique(t, "testenv")
+	var keys []string
+	for i := range 30 {
+		keys = append(keys, fmt.Sprintf("%s:%d", prefix, i))
+	}
+	t.Cleanup(func() {
+		for _, k := range keys {
+			client.Del(context.Background(), k)
+		}
+	})
+	for i, k := range keys {
+		require.NoError(t, client.Set(ctx, k, i, time.Minute).Err())
+	}
+	for i, k := range keys {
+		got, err := client.Get(ctx, k).Int()
+		require.NoError(t, err)
+		require.Equal(t, i, got)
+	}
+
+	// One hash tag, one slot: multi-key commands are allowed.
+	tagged := []string{"{" + prefix + "}:a", "{" + prefix + "}:b"}
+	t.Cleanup(func() { client.Del(context.Background(), tagged...) })
+	require.NoError(t, client.MSet(ctx, tagged[0], "1", tagged[1], "2").Err())
+	require.Equal(t, []any{"1", "2"}, client.MGet(ctx, tagged...).Val())
+}
+
+// TestStartRedis checks the private server of StartRedis: restart keeps
+// exactly what the server persisted, and stop stops it.
+func TestStartRedis(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		survives bool
+	}{
+		{name: "no persistence", args: []string{"--save", "", "--appendonly", "no"}, survives: false},
+		{name: "aof always", args: []string{"--save", "", "--appendonly", "yes", "--appendfsync", "always"}, survives: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			addr, stop, restart := testenv.StartRedis(t, tc.args...)
+			client := redis.NewClient(&redis.Options{
+				Addr:                     addr,
+				MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+			})
+			t.Cleanup(func() { require.NoError(t, client.Close()) })
+
+			require.NoError(t, client.Set(ctx, "k", "v", 0).Err())
+			restart()
+			got, err := client.Get(ctx, "k").Result()
+			if tc.survives {
+				require.NoError(t, err)
+				require.Equal(t, "v", got)
+			} else {
+				require.ErrorIs(t, err, redis.Nil, "key survived a restart without persistence")
+			}
+
+			// A second restart, on the same port again.
+			restart()
+			require.NoError(t, client.Ping(ctx).Err())
+
+			stop()
+			conn, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				_ = conn.Close()
+			}
+			require.Error(t, err, "server still listens after stop")
+			stop() // a second stop does nothing
+
+			restart() // starts a stopped server
+			require.NoError(t, client.Ping(ctx).Err())
+		})
+	}
 }
 
 // TestKafka is the proof that kafka-go works against the broker we run:
