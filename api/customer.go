@@ -114,7 +114,7 @@ func (a *API) customer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("customer %q not found", id))
 		return
 	}
-	c := &loaded[0].Customer
+	c := &loaded[0].State.Customer
 	now := a.p.Now()
 	res := a.p.Engine().Evaluate(c, a.p.Env(), now)
 	writeJSON(w, http.StatusOK, a.customerBody(c, &res, now))

@@ -30,6 +30,7 @@ const (
 	ReasonFutureTime             Reason = "future_time"              // time is too far in the future
 	ReasonUnknownCurrency        Reason = "unknown_currency"         // currency is neither the base currency nor in Rates
 	ReasonKeyMismatch            Reason = "key_mismatch"             // the Kafka key differs from the customer id
+	ReasonOverflow               Reason = "overflow"                 // applying the event would take a sum past the 64-bit range
 )
 
 // Reasons returns every Reason, for example to initialize metric label values.
@@ -39,6 +40,7 @@ func Reasons() []Reason {
 		ReasonInvalidField, ReasonUnknownType, ReasonUnsupportedVersion,
 		ReasonUnsupportedContentType, ReasonFutureTime, ReasonUnknownCurrency,
 		ReasonKeyMismatch,
+		ReasonOverflow,
 	}
 }
 

@@ -2,6 +2,8 @@ package processor
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/clienting/clienting/events"
@@ -9,63 +11,85 @@ import (
 	"github.com/clienting/clienting/state"
 )
 
-// pending is a customer's published view while a batch is being scored.
+// pending is what a batch (or a sweep) does to one customer: its cached
+// state, which the batch's events and evaluations change in place, and
+// what the batch's write needs besides it.
 type pending struct {
-	published map[string]string
-	changed   map[string]string
-	moves     []state.Move
-	seq       int64
-	baseSeq   int64
-	scores    [4]int8
-	base      [4]int8
-	contrib   scoring.Contrib
-	prev      scoring.Contrib
-	due       time.Time
-	outbox    []state.Message // the transitions' messages, kept until published
-	key       []byte          // the customer id, key of its messages
+	st     *state.State
+	moves  []state.Move
+	outbox []state.Message // the transitions' messages, kept until published
+	key    []byte          // the customer id, key of its messages
+	// what the state held before the batch
+	prevContrib scoring.Contrib
+	prevDue     time.Time
+	prevScores  [4]int8
+	prevSeq     int64
+	// strict: the batch moved the customer's watermark (it applied,
+	// dropped as a duplicate or rejected an event), so the stored
+	// watermark must be lower for the write to land; dirty: the batch
+	// changed the state
+	strict, dirty bool
 }
 
 // observe keeps what an evaluation of the customer decided besides
 // transitions: its scores, population contribution and next due time.
 func (pend *pending) observe(res *scoring.Result) {
-	pend.scores = res.Scores.Packed()
-	pend.contrib = res.Contrib
-	pend.due = res.NextDue
+	st := pend.st
+	st.Scores = res.Scores.Packed()
+	st.Contrib = res.Contrib
+	st.Due = res.NextDue
 }
 
-// process decodes, applies and scores one batch, records what it is to
-// publish and starts publishing it; the batch's offset is handed to the
-// committer once its output is published. It retries Redis and Kafka until
-// they answer or ctx ends; it returns an error only when ctx ended.
+// changed reports whether the batch changed what the customer's value
+// holds.
+func (pend *pending) changed() bool {
+	st := pend.st
+	return pend.dirty || st.Seq != pend.prevSeq || st.Scores != pend.prevScores ||
+		st.Contrib != pend.prevContrib || !st.Due.Equal(pend.prevDue)
+}
+
+// errRestart asks the partition loop to start again from offset with the
+// cache emptied: the batch's write did not land because Redis lost writes
+// or another writer wrote the partition.
+type errRestart struct {
+	offset int64
+	reason string
+}
+
+func (e *errRestart) Error() string {
+	return "restart at offset " + strconv.FormatInt(e.offset, 10) + ": " + e.reason
+}
+
+// process decodes, applies and scores one batch, writes the changed
+// customers with the batch's checkpoint and what it is to publish, and
+// starts publishing; the batch's offset is handed to the committer once its
+// output is published. It retries Redis and Kafka until they answer or ctx
+// ends. It returns an *errRestart when the partition is to be read again
+// from an earlier offset, and any other error only when ctx ended.
 func (w *worker) process(ctx context.Context, msgs []inMsg) error {
 	p := w.p
 	start := time.Now()
 	p.metrics.BatchSize.Observe(float64(len(msgs)))
 	w.decode(msgs)
-	err := p.redisCall(ctx, "apply", func(ctx context.Context) error {
-		var err error
-		w.results, err = p.store.ApplyBatch(ctx, w.applies, w.results)
-		return err
-	})
-	if err != nil {
+	if err := w.load(ctx, msgs[0].offset); err != nil {
 		return err
 	}
-	w.score(p.cfg.Now())
-	if err := w.publishAndRecord(ctx, msgs[len(msgs)-1].offset+1); err != nil {
+	w.apply(msgs, p.cfg.Now())
+	if err := w.write(ctx, msgs[0].offset, msgs[len(msgs)-1].offset+1); err != nil {
 		return err
 	}
 	p.metrics.BatchDuration.Observe(time.Since(start).Seconds())
 	return nil
 }
 
-// decode starts a batch: it decodes msgs into w.applies, with their Kafka
-// timestamps in w.msgTime, and dead-letters what does not decode.
+// decode starts a batch: it decodes msgs into w.inputs (w.inputMsg: the
+// index of each input's message), and dead-letters what does not decode.
 func (w *worker) decode(msgs []inMsg) {
 	p := w.p
 	w.evs = growEvents(w.evs, len(msgs))
-	w.applies = w.applies[:0]
+	w.inputs = w.inputs[:0]
+	w.inputMsg = w.inputMsg[:0]
 	w.reset()
-	msgTime := w.msgTime[:0]
 	var hdrs []events.Header
 	for i := range msgs {
 		m := &msgs[i]
@@ -75,50 +99,124 @@ func (w *worker) decode(msgs []inMsg) {
 		}
 		ev, err := p.decoder.Decode(m.key, m.value, hdrs)
 		if err != nil {
-			w.deadLetter(m, err)
+			w.deadLetter(m, events.TypeUnknown, err)
 			continue
 		}
 		w.evs[i] = ev
 		resp := ev.Type == events.TypeContact && (ev.Contact.Inbound || p.responses[ev.Contact.Outcome])
-		w.applies = append(w.applies, state.Apply{
-			Event: &w.evs[i], Topic: w.topic, Partition: w.partition, Offset: m.offset, Response: resp,
+		w.inputs = append(w.inputs, state.Input{
+			Event: &w.evs[i], Partition: w.partID, Offset: m.offset, Response: resp,
 		})
-		msgTime = append(msgTime, m.time)
+		w.inputMsg = append(w.inputMsg, i)
 	}
-	w.msgTime = msgTime
 }
 
-// score evaluates the customer after each applied event (w.results) and
-// emits what changed against what was last published for it.
-func (w *worker) score(now time.Time) {
+// load makes every customer of the batch a pending view on its cached
+// state, reading the states the cache misses (and the partition's
+// checkpoint) in one round trip. A checkpoint below the one the worker
+// wrote last means Redis lost writes: it returns an *errRestart.
+func (w *worker) load(ctx context.Context, first int64) error {
+	w.missIDs, w.missStates = w.missIDs[:0], w.missStates[:0]
+	for i := range w.inputs {
+		w.view(w.inputs[i].Event.CustomerID)
+	}
+	return w.loadMisses(ctx, first)
+}
+
+// view returns the batch's pending view of a customer, taking its state
+// from the cache or queuing it to be read (loadMisses).
+func (w *worker) view(id string) *pending {
+	if pend := w.pending[id]; pend != nil {
+		return pend
+	}
+	st := w.cache.get(id)
+	if st == nil {
+		st = w.cache.add(id)
+		w.missIDs = append(w.missIDs, id)
+		w.missStates = append(w.missStates, st)
+	}
+	pend := w.newPending()
+	pend.st = st
+	w.pending[id] = pend
+	w.order = append(w.order, id)
+	return pend
+}
+
+// loadMisses reads the states queued by view, with the checkpoint, and
+// fills in the views' starting points.
+func (w *worker) loadMisses(ctx context.Context, first int64) error {
+	p := w.p
+	var ck int64
+	err := p.redisCall(ctx, "load", func(ctx context.Context) error {
+		var err error
+		ck, err = p.store.LoadInto(ctx, w.topic, w.partition, w.missIDs, w.missStates)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if ck < w.checkpoint {
+		return &errRestart{offset: first, reason: fmt.Sprintf("the checkpoint in Redis is %d, below the %d written: Redis lost writes", ck, w.checkpoint)}
+	}
+	w.startViews()
+	return nil
+}
+
+// startViews notes, for every customer of the batch, what its state held
+// before the batch, and its id in the batch's buffer (the key of its
+// messages).
+func (w *worker) startViews() {
+	for _, id := range w.order {
+		pend := w.pending[id]
+		st := pend.st
+		pend.prevContrib, pend.prevDue, pend.prevScores, pend.prevSeq = st.Contrib, st.Due, st.Scores, st.Seq
+		start := len(w.buf)
+		w.buf = append(w.buf, id...)
+		pend.key = w.buf[start:len(w.buf):len(w.buf)]
+	}
+}
+
+// apply applies each input to its customer's state (state.Apply), then
+// evaluates the customer and emits what changed against what was last
+// published for it. Redeliveries and duplicates are evaluated too: a crash
+// may have come between the state write and the publish.
+func (w *worker) apply(msgs []inMsg, now time.Time) {
 	p := w.p
 	env := p.env.Load()
-	for i := range w.results {
-		r := &w.results[i]
-		a := &w.applies[i]
-		ev := a.Event
-		w.countEvent(ev.Type, r.Outcome)
-		c := &r.Customer
-		pend := w.pendingFor(c)
-		// The batch's view of what was published lives in pend (the
-		// engine does not read c.Published); c keeps its own map, which
-		// the store reuses for the next batch.
-		c.Seq = pend.seq
-		c.Scores = pend.scores
-		c.Contrib = pend.contrib
+	rules := p.store.Rules()
+	for i := range w.inputs {
+		in := &w.inputs[i]
+		ev := in.Event
+		pend := w.pending[ev.CustomerID]
+		st := pend.st
+		outcome, rep, err := state.Apply(st, in, rules)
+		if outcome != state.Rejected {
+			w.countEvent(ev.Type, outcome)
+		}
+		if rep.Forgotten > 0 {
+			p.metrics.DedupeForgotten.Add(float64(rep.Forgotten))
+		}
+		if outcome != state.Redelivery {
+			pend.strict, pend.dirty = true, true
+		}
+		if outcome == state.Rejected {
+			w.deadLetter(&msgs[w.inputMsg[i]], ev.Type, err)
+			continue
+		}
 		res := &w.res
-		p.engine.EvaluateTo(res, c, *env, now)
+		p.engine.EvaluateTo(res, &st.Customer, *env, now)
 		cause := events.Cause{Kind: events.CauseEvent, EventID: ev.ID}
-		n := w.transitions(pend, c, res, cause, ev.Time, now)
+		n := w.transitions(pend, &st.Customer, res, cause, ev.Time, now)
 		if ev.Type == events.TypeComplaint && !ev.Complaint.Resolved {
 			// Published for redeliveries and duplicates too: a crash may
 			// have come between the state update and this publish. The id
 			// is derived from the complaint, so consumers drop repeats.
-			w.recovery(c, res, ev, now)
+			w.recovery(&st.Customer, res, ev, now)
 			n++
 		}
+		t := msgs[w.inputMsg[i]].time
 		for range n {
-			w.times = append(w.times, w.msgTime[i])
+			w.times = append(w.times, t)
 		}
 		pend.observe(res)
 	}
@@ -168,39 +266,16 @@ func growEvents(s []events.Event, n int) []events.Event {
 	return s
 }
 
-// pendingFor returns the batch's view of what was published for c. The
-// first time a customer shows up in a batch the view comes from the store;
-// later events of the same customer see the transitions the batch already
-// decided.
-func (w *worker) pendingFor(c *scoring.Customer) *pending {
-	pend := w.pending[c.ID]
-	if pend == nil {
-		pend = w.newPending()
-		pend.published, pend.seq, pend.baseSeq = c.Published, c.Seq, c.Seq
-		pend.scores, pend.base, pend.contrib, pend.prev = c.Scores, c.Scores, c.Contrib, c.Contrib
-		if pend.published == nil {
-			pend.published = map[string]string{}
-		}
-		start := len(w.buf)
-		w.buf = append(w.buf, c.ID...)
-		pend.key = w.buf[start:len(w.buf):len(w.buf)]
-		w.pending[c.ID] = pend
-		w.order = append(w.order, c.ID)
-	}
-	return pend
-}
-
 // newPending returns a cleared pending view from the worker's pool, which
-// keeps the capacity of its maps and slices from batch to batch.
+// keeps the capacity of its slices from batch to batch.
 func (w *worker) newPending() *pending {
 	if w.used == len(w.pool) {
 		w.pool = append(w.pool, &pending{})
 	}
 	pend := w.pool[w.used]
 	w.used++
-	changed, moves, outbox := pend.changed, pend.moves[:0], pend.outbox[:0]
-	clear(changed)
+	moves, outbox := pend.moves[:0], pend.outbox[:0]
 	clear(outbox[:cap(outbox)]) // drop references to old message values
-	*pend = pending{changed: changed, moves: moves, outbox: outbox}
+	*pend = pending{moves: moves, outbox: outbox}
 	return pend
 }

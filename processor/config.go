@@ -82,6 +82,16 @@ type Config struct {
 	// replied, responded, accepted].
 	ResponseOutcomes []string `yaml:"response_outcomes"`
 
+	// CacheSize caps the customer states each partition worker keeps in
+	// memory between batches (least recently used go first); a batch
+	// reads the states it misses from Redis. Default: 50000.
+	CacheSize int `yaml:"cache_size"`
+	// AcceptStateLoss lets a partition go on when Redis lost state that
+	// the input topic no longer holds (see the package doc, "State loss"):
+	// the partition resumes from Kafka's committed offset on what Redis
+	// kept. Default: false: the partition stops and /readyz names it.
+	AcceptStateLoss bool `yaml:"accept_state_loss"`
+
 	// Model configures the periodic refit of the churn and value model.
 	Model ModelConfig `yaml:"model"`
 	// KPI configures the business KPIs.
@@ -122,6 +132,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.ProduceBatchTimeout, 100*time.Microsecond)
 	setDefault(&c.SweepInterval, 10*time.Second)
 	setDefault(&c.SweepLimit, 2000)
+	setDefault(&c.CacheSize, 50000)
 	setDefault(&c.PopulationRefresh, 5*time.Second)
 	setDefault(&c.RetryMin, 50*time.Millisecond)
 	setDefault(&c.RetryMax, 5*time.Second)
@@ -189,6 +200,10 @@ func (c *Config) Validate() error {
 	positive("processor.batch_size", c.BatchSize)
 	positive("processor.fetch_max_bytes", c.FetchMaxBytes)
 	positive("processor.sweep_limit", c.SweepLimit)
+	positive("processor.cache_size", c.CacheSize)
+	if c.CacheSize < max(c.BatchSize, c.SweepLimit) {
+		errs = append(errs, fmt.Errorf("processor.cache_size: %d must be at least batch_size (%d) and sweep_limit (%d)", c.CacheSize, c.BatchSize, c.SweepLimit))
+	}
 	for key, d := range map[string]time.Duration{
 		"processor.fetch_max_wait": c.FetchMaxWait, "processor.sweep_interval": c.SweepInterval,
 		"processor.retry_min": c.RetryMin, "processor.retry_max": c.RetryMax,

@@ -287,22 +287,32 @@ func TestOutboxRestoresCutRecord(t *testing.T) {
 	require.NoError(t, stop())
 	require.Len(t, kafkatest.ReadAll(t, h.brokers, h.cfg.Topics.SegmentChanges), 2)
 	require.Len(t, kafkatest.ReadAll(t, h.brokers, h.cfg.Topics.ChurnRisk), 1)
-	cut, err := h.rdb.HMGet(ctx, h.store.CustomerKey("cut"), "seq", "p:rfm", "p:churn").Result()
+	// the restored customer was a release-1 hash: now a value of the
+	// current version; the one left alone is still a hash
+	loaded, err := h.store.Load(ctx, []string{"cut", "landed"})
 	require.NoError(t, err)
-	require.Equal(t, []any{"9", "champions", "high"}, cut)
-	kept, err := h.rdb.HMGet(ctx, h.store.CustomerKey("landed"), "seq", "p:rfm").Result()
-	require.NoError(t, err)
-	require.Equal(t, []any{"4", "promising"}, kept)
+	cut := loaded[0].State
+	require.Equal(t, int64(9), cut.Seq)
+	require.Equal(t, map[string]string{"rfm": "champions", "churn": "high"}, cut.Published)
+	require.Equal(t, "string", h.rdb.Type(ctx, h.store.CustomerKey("cut")).Val())
+	kept := loaded[1].State
+	require.Equal(t, int64(4), kept.Seq)
+	require.Equal(t, map[string]string{"rfm": "promising"}, kept.Published)
 }
 
 func TestOutboxRepublished(t *testing.T) {
 	h := newHarness(t, time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC))
 	ctx := context.Background()
 	want := []byte(`{"id":"recorded-1","customer_id":"left behind","segmentation":"rfm","from":null,"to":"new"}`)
-	require.NoError(t, h.store.RecordBatch(ctx, h.input(), 2, []state.Record{{
-		CustomerID: "left behind", Published: map[string]string{"rfm": "new"}, Seq: 1,
+	st := state.State{}
+	st.ID, st.FirstSeen, st.Published, st.Seq = "left behind", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), map[string]string{"rfm": "new"}, 1
+	value, err := h.store.AppendValue(ctx, nil, &st)
+	require.NoError(t, err)
+	_, err = h.store.Write(ctx, &state.Batch{Topic: h.input(), Partition: 2, Records: []state.Record{{
+		CustomerID: "left behind", Value: value, Offset: -1,
 		Outbox: state.EncodeMessages(nil, []state.Message{{Topic: h.cfg.Topics.SegmentChanges, Value: want}}),
-	}}))
+	}}})
+	require.NoError(t, err)
 	stop := h.start(t)
 	testenv.Wait(t, time.Minute, func() bool {
 		return len(kafkatest.ReadAll(t, h.brokers, h.cfg.Topics.SegmentChanges)) == 1

@@ -29,6 +29,14 @@ type Metrics struct {
 	SweepBacklog        *prometheus.GaugeVec
 	AssignedPartitions  prometheus.Gauge
 	Rebalances          prometheus.Counter
+	CacheHits           prometheus.Counter
+	CacheMisses         prometheus.Counter
+	CacheEvictions      prometheus.Counter
+	CacheBytes          prometheus.Gauge
+	FencedWrites        prometheus.Counter
+	DedupeForgotten     prometheus.Counter
+	StateRewinds        prometheus.Counter
+	StateLost           *prometheus.GaugeVec
 	ModelAge            *prometheus.GaugeVec // no labels: absent until a model exists
 	ModelLogLik         *prometheus.GaugeVec
 	Segments            *prometheus.GaugeVec
@@ -181,6 +189,38 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: namespace, Name: "rebalances_total",
 			Help: "Consumer-group generations this instance joined.",
 		}),
+		CacheHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "state_cache_hits_total",
+			Help: "Customer states a batch found in its partition worker's cache.",
+		}),
+		CacheMisses: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "state_cache_misses_total",
+			Help: "Customer states a batch read from Redis (new customers included).",
+		}),
+		CacheEvictions: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "state_cache_evictions_total",
+			Help: "Customer states dropped from a full cache (processor.cache_size), least recently used first.",
+		}),
+		CacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "state_cache_bytes",
+			Help: "Estimated memory of the cached customer states of all partition workers.",
+		}),
+		FencedWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "state_fenced_writes_total",
+			Help: "Batch writes refused because another writer (an owner that lost the partition, or the new one) wrote the partition or customer first.",
+		}),
+		DedupeForgotten: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "dedupe_forgotten_total",
+			Help: "Event ids forgotten within dedupe.window because a customer had dedupe.max_ids more recent ones.",
+		}),
+		StateRewinds: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "state_rewinds_total",
+			Help: "Partitions read again from the Redis checkpoint because Redis lost writes that Kafka offsets had committed.",
+		}),
+		StateLost: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "state_lost_partitions",
+			Help: "1 for a partition stopped because Redis lost state that the input topic no longer holds (processor.accept_state_loss lets it go on).",
+		}, []string{"topic", "partition"}),
 		ModelAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "model_fit_age_seconds",
 			Help: "Age of the churn and value model in use (absent until a model is fitted).",
@@ -220,7 +260,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{m.Events, m.DecodeErrors, m.BatchDuration, m.BatchSize,
 		m.EndToEnd, m.Lag, m.RedisDuration, m.RedisErrors, m.KafkaDuration, m.KafkaErrors, m.Transitions,
-		m.Recoveries, m.SweepCustomers, m.SweepDuration, m.SweepBacklog, m.AssignedPartitions, m.Rebalances, m.Segments, m.ChurnRisk, m.ModelAge, m.ModelLogLik,
+		m.Recoveries, m.SweepCustomers, m.SweepDuration, m.SweepBacklog, m.AssignedPartitions, m.Rebalances,
+		m.CacheHits, m.CacheMisses, m.CacheEvictions, m.CacheBytes, m.FencedWrites, m.DedupeForgotten, m.StateRewinds, m.StateLost, m.Segments, m.ChurnRisk, m.ModelAge, m.ModelLogLik,
 		m.KPIRetention, m.KPIChurn, m.KPIActiveGrowth, m.KPIRevenueGrowth, m.KPIPareto, m.KPIActive, m.KPISegmentRetention} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("processor: register metrics: %w", err)

@@ -39,6 +39,10 @@ type Processor struct {
 
 	mu      sync.Mutex
 	running bool
+
+	cacheMetrics cacheMetrics
+	lostMu       sync.Mutex
+	lost         map[string]string // partitions stopped for lost state: reason by topic/partition
 }
 
 // New returns a Processor. It validates cfg and talks to no server.
@@ -95,6 +99,9 @@ func New(cfg Config, store *state.Store, dec *events.Decoder, engine *scoring.En
 	for _, o := range cfg.ResponseOutcomes {
 		p.responses[o] = true
 	}
+	p.cacheMetrics = cacheMetrics{
+		hits: m.CacheHits.Add, misses: m.CacheMisses.Add, evictions: m.CacheEvictions.Add, bytes: m.CacheBytes.Add,
+	}
 	p.env.Store(&scoring.Env{})
 	return p, nil
 }
@@ -117,9 +124,10 @@ func (p *Processor) Now() time.Time { return p.cfg.Now() }
 // SetEnv replaces the population and model used by evaluations from now on.
 func (p *Processor) SetEnv(env scoring.Env) { p.env.Store(&env) }
 
-// Ready reports whether the processor has joined its group and owns at
-// least one partition.
-func (p *Processor) Ready() bool { return p.assigned.Load() > 0 }
+// Ready reports whether the processor has joined its group, owns at
+// least one partition and stopped none for lost state (NotReady says why
+// not).
+func (p *Processor) Ready() bool { return p.NotReady() == "" }
 
 // Run joins the consumer group and processes assigned partitions until ctx
 // is canceled. On cancellation it finishes the batches in flight (within

@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -12,28 +13,44 @@ import (
 	"github.com/clienting/clienting/state"
 )
 
-// publishAndRecord makes the batch's transitions durable: it records them
-// in the store together with their messages (the outbox), then starts
-// publishing the output (acks=all) in the background; commit (the next
-// offset of the batch, negative for a sweep) is handed to the committer
+// write makes the batch's (or sweep's) changes durable: it writes the
+// changed customers' values, the partition's checkpoint (next; for a sweep
+// next is negative and the checkpoint stays) and the transitions' messages
+// (the outbox) in one round trip, then starts publishing the output
+// (acks=all) in the background; the next offset is handed to the committer
 // once that succeeded, and the outbox entries are cleared with the next
-// record. A crash after the record republishes the recorded messages
+// write. A crash after the write republishes the recorded messages
 // unchanged when the partition is next assigned (flushOutbox); a crash
 // before it recomputes the same transitions on replay.
 //
 // The previous batch's publish, which ran meanwhile, is waited for before
-// the record: so outputs leave in input order, offsets are committed in
-// order, and the record clears the previous batch's published outbox.
-func (w *worker) publishAndRecord(ctx context.Context, commit int64) error {
+// the write: so outputs leave in input order, offsets are committed in
+// order, and the write clears the previous batch's published outbox.
+//
+// When the write does not land whole (Redis lost writes, another writer
+// wrote the partition, or a customer's write was fenced), the batch's
+// customers are dropped from the cache, its output is discarded and an
+// *errRestart says where to read the partition again from (first).
+func (w *worker) write(ctx context.Context, first, next int64) error {
 	p := w.p
 	recs := w.recs[:0]
 	boxed := w.boxed[:0]
+	vals := w.vals[:0]
 	for _, id := range w.order {
 		pend := w.pending[id]
-		r := state.Record{CustomerID: id, Published: pend.changed, Moves: pend.moves, Due: pend.due,
-			Scores: pend.scores, ScoresChanged: pend.scores != pend.base, PrevContrib: pend.prev, Contrib: pend.contrib}
-		if pend.seq != pend.baseSeq {
-			r.Seq = pend.seq
+		st := pend.st
+		r := state.Record{CustomerID: id, Moves: pend.moves, PrevContrib: pend.prevContrib, Contrib: st.Contrib,
+			Due: st.Due, DueChanged: !st.Due.Equal(pend.prevDue)}
+		if pend.changed() && !st.Empty() {
+			start := len(vals)
+			var err error
+			if vals, err = p.store.AppendValue(ctx, vals, st); err != nil {
+				// only the numbering of a new name can fail: retried with
+				// the batch by the partition loop
+				return &errRestart{offset: first, reason: err.Error()}
+			}
+			r.Value = vals[start:len(vals):len(vals)]
+			r.Offset, r.Strict = st.Watermark(w.partID), pend.strict
 		}
 		if len(pend.outbox) > 0 {
 			start := len(w.buf)
@@ -43,20 +60,54 @@ func (w *worker) publishAndRecord(ctx context.Context, commit int64) error {
 		}
 		recs = append(recs, r)
 	}
-	w.recs, w.boxed = recs, boxed
-	defer clear(recs) // drop references to the batch's maps and messages
+	w.recs, w.boxed, w.vals = recs, boxed, vals
+	defer clear(recs) // drop references to the batch's values and messages
 	if err := w.awaitPublish(); err != nil {
 		return err
 	}
-	err := p.redisCall(ctx, "record", func(ctx context.Context) error {
-		return p.store.RecordAndClear(ctx, w.topic, w.partition, w.published, recs)
+	batch := state.Batch{Topic: w.topic, Partition: w.partition, Checkpoint: true, Token: w.token,
+		Expect: w.checkpoint, Next: max(next, w.checkpoint), Records: recs, Published: w.published}
+	var res state.WriteResult
+	err := p.redisCall(ctx, "write", func(ctx context.Context) error {
+		var err error
+		res, err = p.store.Write(ctx, &batch)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	w.published = w.published[:0]
-	w.startPublish(ctx, commit)
+	if res.Lost || res.Ahead || len(res.Fenced) > 0 {
+		return w.refused(first, &res)
+	}
+	w.checkpoint = res.Checkpoint
+	for _, id := range w.order {
+		w.cache.resize(id)
+	}
+	w.startPublish(ctx, next)
 	return nil
+}
+
+// refused handles a batch whose write did not land whole: the batch's
+// customers leave the cache (their states hold the batch), its output is
+// dropped, and the partition is read again from first.
+func (w *worker) refused(first int64, res *state.WriteResult) error {
+	p := w.p
+	for _, id := range w.order {
+		w.cache.forget(id)
+	}
+	w.reset()
+	switch {
+	case res.Lost:
+		return &errRestart{offset: first, reason: fmt.Sprintf("the checkpoint in Redis is %d, below the %d written: Redis lost writes", res.Checkpoint, w.checkpoint)}
+	case res.Ahead:
+		p.metrics.FencedWrites.Inc()
+		w.checkpoint = res.Checkpoint
+		return &errRestart{offset: first, reason: fmt.Sprintf("another writer moved the checkpoint to %d", res.Checkpoint)}
+	default:
+		p.metrics.FencedWrites.Add(float64(len(res.Fenced)))
+		return &errRestart{offset: first, reason: fmt.Sprintf("the writes of %d customers were fenced: another owner wrote them", len(res.Fenced))}
+	}
 }
 
 // publication is a batch's output on its way to Kafka: the messages, the
@@ -194,7 +245,7 @@ func (w *worker) flushOutbox(ctx context.Context) error {
 	restored := 0
 	for id, ms := range box {
 		published, seq := w.recordOf(id, ms)
-		ok, err := p.store.RestorePublished(ctx, id, published, seq)
+		ok, err := p.store.RestorePublished(ctx, w.topic, w.partition, id, published, seq)
 		if err != nil {
 			p.metrics.RedisErrors.WithLabelValues("outbox").Inc()
 			return err

@@ -25,32 +25,36 @@ func (w *worker) sweep(ctx context.Context) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	loaded, err := p.store.Load(ctx, ids)
-	if err != nil {
-		p.metrics.RedisErrors.WithLabelValues("load").Inc()
+	w.reset()
+	w.missIDs, w.missStates = w.missIDs[:0], w.missStates[:0]
+	for _, id := range ids {
+		w.view(id)
+	}
+	if err := w.loadMisses(ctx, w.offset); err != nil {
 		return err
 	}
-	w.reset()
 	env := p.env.Load()
 	cause := events.Cause{Kind: events.CauseTime}
-	for i := range loaded {
-		c := &loaded[i].Customer
-		pend := w.pendingFor(c)
-		if !loaded[i].Found {
-			continue // due is zero: the record removes it from the index
+	for _, id := range w.order {
+		pend := w.pending[id]
+		st := pend.st
+		if st.Empty() {
+			// no state (never written, or lost): off the index
+			st.Due, pend.prevDue = time.Time{}, time.Unix(0, 1)
+			continue
 		}
 		res := &w.res
-		p.engine.EvaluateTo(res, c, *env, now)
-		w.transitions(pend, c, res, cause, now, now)
+		p.engine.EvaluateTo(res, &st.Customer, *env, now)
+		w.transitions(pend, &st.Customer, res, cause, now, now)
 		pend.observe(res)
-		if !pend.due.IsZero() && !pend.due.After(now) {
+		if !st.Due.IsZero() && !st.Due.After(now) {
 			// never leave a customer due in the past: that would sweep it
 			// on every tick (a zero due time removes it from the index)
-			pend.due = now.Add(p.cfg.SweepInterval)
+			st.Due = now.Add(p.cfg.SweepInterval)
 		}
 	}
 	p.metrics.SweepCustomers.Add(float64(len(ids)))
 	// Sweeps use ctx: a sweep cut short is redone by the next tick, with
 	// the same output ids.
-	return w.publishAndRecord(ctx, -1)
+	return w.write(ctx, w.offset, -1)
 }

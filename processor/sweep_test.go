@@ -80,7 +80,7 @@ func TestChurnBySweep(t *testing.T) {
 	// find, with the engine, the first minute at which the level leaves low
 	loaded, err := h.store.Load(context.Background(), []string{cust})
 	require.NoError(t, err)
-	c := loaded[0].Customer
+	c := loaded[0].State.Customer
 	env := scoring.Env{Model: model}
 	level := func(at time.Time) string { return h.engine.Evaluate(&c, env, at).Churn.Level }
 	lo, hi := now(), now().Add(2*365*24*time.Hour)

@@ -28,14 +28,14 @@ func (w *worker) transitions(pend *pending, c *scoring.Customer, res *scoring.Re
 	n := 0
 	w.listed = false
 	for _, a := range res.Segments {
-		from := pend.published[a.Segmentation]
+		from := pend.st.Published[a.Segmentation]
 		if from == a.Segment {
 			continue
 		}
-		pend.seq++
+		pend.st.Seq++
 		scores, metrics := w.lists(res)
 		msg := events.SegmentChange{
-			ID:            events.OutputID(c.ID, "segment", strconv.FormatInt(pend.seq, 10), a.Segmentation, a.Segment),
+			ID:            events.OutputID(c.ID, "segment", strconv.FormatInt(pend.st.Seq, 10), a.Segmentation, a.Segment),
 			CustomerID:    c.ID,
 			Segmentation:  a.Segmentation,
 			From:          from,
@@ -43,7 +43,7 @@ func (w *worker) transitions(pend *pending, c *scoring.Customer, res *scoring.Re
 			Cause:         cause,
 			EventTime:     eventTime,
 			Time:          now,
-			Sequence:      pend.seq,
+			Sequence:      pend.st.Seq,
 			Holdout:       res.Holdout,
 			ConfigVersion: p.engine.Version(),
 			Scores:        scores,
@@ -56,11 +56,11 @@ func (w *worker) transitions(pend *pending, c *scoring.Customer, res *scoring.Re
 		p.metrics.Transitions.WithLabelValues(a.Segmentation, label(from), a.Segment).Inc()
 		n++
 	}
-	if lvl := res.Churn.Level; lvl != "" && lvl != pend.published[scoring.ChurnKey] {
-		from := pend.published[scoring.ChurnKey]
-		pend.seq++
+	if lvl := res.Churn.Level; lvl != "" && lvl != pend.st.Published[scoring.ChurnKey] {
+		from := pend.st.Published[scoring.ChurnKey]
+		pend.st.Seq++
 		msg := events.ChurnRisk{
-			ID:                    events.OutputID(c.ID, "churn", strconv.FormatInt(pend.seq, 10), lvl),
+			ID:                    events.OutputID(c.ID, "churn", strconv.FormatInt(pend.st.Seq, 10), lvl),
 			CustomerID:            c.ID,
 			From:                  from,
 			To:                    lvl,
@@ -72,7 +72,7 @@ func (w *worker) transitions(pend *pending, c *scoring.Customer, res *scoring.Re
 			Cause:                 cause,
 			EventTime:             eventTime,
 			Time:                  now,
-			Sequence:              pend.seq,
+			Sequence:              pend.st.Seq,
 			ModelVersion:          res.Churn.Model,
 		}
 		start := len(w.buf)
@@ -93,15 +93,13 @@ func label(from string) string {
 }
 
 func (w *worker) setPublished(pend *pending, key, v string) {
-	if pend.changed == nil {
-		pend.changed = map[string]string{}
+	st := pend.st
+	if st.Published == nil {
+		st.Published = make(map[string]string, 6)
 	}
-	// Updated in place: the map comes from the store's decoding of this
-	// customer's first result of the batch, which was evaluated already,
-	// and later evaluations are to see the batch's view.
-	pend.moves = append(pend.moves, state.Move{Segmentation: key, From: pend.published[key], To: v})
-	pend.published[key] = v
-	pend.changed[key] = v
+	pend.moves = append(pend.moves, state.Move{Segmentation: key, From: st.Published[key], To: v})
+	st.Published[key] = v
+	pend.dirty = true
 }
 
 func (w *worker) recovery(c *scoring.Customer, res *scoring.Result, ev *events.Event, now time.Time) {
@@ -133,11 +131,14 @@ func (w *worker) emit(topic, key string, value []byte) {
 	w.out = append(w.out, kafka.Message{Topic: topic, Key: []byte(key), Value: value})
 }
 
-func (w *worker) deadLetter(m *inMsg, err error) {
+// deadLetter sends a message to the dead-letter topic with the reason
+// in its headers, and counts it under its event type (unknown when it did
+// not decode).
+func (w *worker) deadLetter(m *inMsg, typ events.Type, err error) {
 	p := w.p
 	reason := string(events.ReasonOf(err))
 	p.metrics.DecodeErrors.WithLabelValues(reason).Inc()
-	p.metrics.Events.WithLabelValues("unknown", "dead_lettered").Inc()
+	p.metrics.Events.WithLabelValues(typ.String(), "dead_lettered").Inc()
 	hdrs := make([]kafka.Header, 0, len(m.headers)+5)
 	hdrs = append(hdrs, m.headers...)
 	hdrs = append(hdrs,

@@ -2,6 +2,8 @@ package processor
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -30,19 +32,36 @@ type worker struct {
 
 	lastSweep time.Time
 
+	// partID names the partition in customer states (watermarks)
+	partID state.PartitionID
+	// hadCommit: the partition had a committed offset when assigned (or
+	// is read again after a restart): state for the offsets before it must
+	// be in Redis
+	hadCommit bool
+	// checkpoint is the partition's checkpoint the worker read or wrote
+	// last (state.NoCheckpoint: none)
+	checkpoint int64
+	// cache holds the partition's customer states between batches
+	cache *stateCache
+	// token names the worker in the checkpoints it writes
+	token string
+
 	// scratch, reused across batches
-	evs     []events.Event
-	applies []state.Apply
-	results []state.Result
-	out     []kafka.Message
-	pending map[string]*pending
-	pool    []*pending // pending views, reused: pool[:used] are in use
-	used    int
-	order   []string
-	times   []time.Time // Kafka timestamps of the messages that caused output
-	msgTime []time.Time
-	recs    []state.Record
-	boxed   []string
+	evs        []events.Event
+	inputs     []state.Input
+	inputMsg   []int // the message index of each input
+	missIDs    []string
+	missStates []*state.State
+	vals       []byte // the batch's encoded customer values
+	out        []kafka.Message
+	pending    map[string]*pending
+	pool       []*pending // pending views, reused: pool[:used] are in use
+	used       int
+	order      []string
+	times      []time.Time // Kafka timestamps of the messages that caused output
+	msgTime    []time.Time
+	recs       []state.Record
+	boxed      []string
 	// published are customers whose outbox entries were published and are
 	// cleared with the next record (or when the partition is idle)
 	published []string
@@ -65,7 +84,7 @@ type worker struct {
 	// scoreNames caches "score."+profile
 	scoreNames map[string]string
 	// eventCounters caches events_total by event type and outcome
-	eventCounters [4][3]prometheus.Counter
+	eventCounters [4][4]prometheus.Counter
 	horizonDays   int // the CLV horizon (Engine.Config copies the whole configuration)
 }
 
@@ -75,6 +94,10 @@ func (p *Processor) newWorker(topic string, partition int, offset int64, c *comm
 		topic:       topic,
 		partition:   partition,
 		offset:      offset,
+		hadCommit:   offset >= 0,
+		partID:      state.PartitionOf(topic, partition),
+		checkpoint:  state.NoCheckpoint,
+		token:       strconv.FormatUint(rand.Uint64(), 36),
 		commits:     c,
 		dlq:         topic + p.cfg.Topics.DeadLetterSuffix,
 		partLabel:   strconv.Itoa(partition),
@@ -84,13 +107,12 @@ func (p *Processor) newWorker(topic string, partition int, offset int64, c *comm
 	}
 }
 
-// run is the partition loop: sweep when due, take the next fetched batch,
-// process it. Fetches run one batch ahead while there is a backlog, a
-// batch's output is published while the next batch is processed, and
-// commits run in the background (startPrefetch, startPublish, startCommitter),
-// so none of these round trips delays the next batch. It returns when the
-// generation ends, after finishing the batch under way, publishing its
-// output and committing it.
+// run is the partition loop: check the partition's state in Redis against
+// the offset to start from, republish what a previous owner recorded, then
+// consume. It returns when the generation ends, after finishing the batch
+// under way, publishing its output and committing it. When a batch's write
+// does not land (Redis lost writes, another writer), it starts again with
+// an empty cache from the offset the batch asks for.
 func (w *worker) run(gctx context.Context) {
 	p := w.p
 	// Work under way survives the end of the generation for at most
@@ -109,9 +131,6 @@ func (w *worker) run(gctx context.Context) {
 	if err := p.retry(gctx, "resolve offset", w.resolveOffset); err != nil {
 		return
 	}
-	if err := p.retry(gctx, "flush outbox", w.flushOutbox); err != nil {
-		return
-	}
 	w.committer = w.startCommitter(gctx, dctx)
 	defer w.committer.close()
 	defer w.clearPublished(dctx)
@@ -121,24 +140,80 @@ func (w *worker) run(gctx context.Context) {
 			log.Error("output of the last batch not published at shutdown; the next owner republishes it", "err", err)
 		}
 	}()
+	for {
+		w.cache = newStateCache(p.cfg.CacheSize, p.cacheMetrics)
+		stopped := false
+		if err := p.retry(gctx, "check state", func(ctx context.Context) error {
+			var err error
+			stopped, err = w.checkState(ctx)
+			return err
+		}); err != nil {
+			w.cache.close()
+			return
+		}
+		if stopped {
+			w.cache.close()
+			<-gctx.Done()
+			p.clearStateLost(w.topic, w.partition)
+			return
+		}
+		if err := p.retry(gctx, "flush outbox", w.flushOutbox); err != nil {
+			w.cache.close()
+			return
+		}
+		err := w.consume(gctx, dctx)
+		w.cache.close()
+		var restart *errRestart
+		if !errors.As(err, &restart) {
+			if err != nil {
+				// Only a shutdown that outlived ShutdownTimeout gets here;
+				// nothing past the last commit is lost: the next owner
+				// replays it and the watermarks make the replay harmless.
+				log.Error("batch abandoned at shutdown", "err", err)
+			}
+			return
+		}
+		log.Warn("reading the partition again", "offset", restart.offset, "reason", restart.reason)
+		if err := w.awaitPublish(); err != nil {
+			return
+		}
+		w.offset, w.hadCommit = restart.offset, true
+	}
+}
+
+// consume takes the next fetched batch and processes it, sweeping when
+// due. Fetches run one batch ahead while there is a backlog, a batch's
+// output is published while the next batch is processed, and commits run
+// in the background (startPrefetch, startPublish, startCommitter), so none
+// of these round trips delays the next batch. It returns nil when the
+// generation ends, an *errRestart when the partition is to be read again,
+// and another error when a shutdown outlived ShutdownTimeout.
+func (w *worker) consume(gctx, dctx context.Context) error {
+	p := w.p
+	log := p.log.With("topic", w.topic, "partition", w.partition)
 	next, stopFetching := w.startPrefetch(gctx, w.fetch)
 	defer stopFetching()
 	for gctx.Err() == nil {
 		if time.Since(w.lastSweep) >= p.cfg.SweepInterval {
-			if err := w.sweep(gctx); err != nil && gctx.Err() == nil {
+			err := w.sweep(gctx)
+			var restart *errRestart
+			if errors.As(err, &restart) {
+				return err
+			}
+			if err != nil && gctx.Err() == nil {
 				log.Warn("sweep failed; next tick retries", "err", err)
 			}
 			w.lastSweep = time.Now()
 		}
 		msgs, ok := next()
 		if !ok {
-			return // the generation ended
+			return nil // the generation ended
 		}
 		if len(msgs) == 0 {
-			// idle: no next record to clear the outbox with
+			// idle: no next write to clear the outbox with
 			if err := w.awaitPublish(); err != nil {
 				log.Error("output not published; the next owner republishes it", "err", err)
-				return
+				return nil
 			}
 			w.clearPublished(gctx)
 		}
@@ -147,13 +222,10 @@ func (w *worker) run(gctx context.Context) {
 			chunk := msgs[:n]
 			msgs = msgs[n:]
 			if err := w.process(dctx, chunk); err != nil {
-				// Only a shutdown that outlived ShutdownTimeout gets here;
-				// nothing past the last commit is lost: the next owner
-				// replays it and the watermark makes the replay harmless.
-				log.Error("batch abandoned at shutdown", "err", err)
-				return
+				return err
 			}
 			w.offset = chunk[n-1].offset + 1
 		}
 	}
+	return nil
 }

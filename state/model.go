@@ -120,31 +120,49 @@ func (s *Store) loadKeys(ctx context.Context, c redis.UniversalClient, keys []st
 	if len(keys) == 0 {
 		return nil
 	}
+	prefix := s.cfg.Prefix + ":c:{"
+	ids := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if len(k) > len(prefix) {
+			ids = append(ids, k[len(prefix):len(k)-1])
+		}
+	}
 	cmds, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			p.HGetAll(ctx, k)
+		for _, id := range ids {
+			p.Get(ctx, s.CustomerKey(id))
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, redis.Nil) && !isWrongType(err) {
 		return fmt.Errorf("%w: read customers: %w", ErrUnavailable, err)
 	}
-	prefix := s.cfg.Prefix + ":c:{"
-	var cust scoring.Customer
+	states := make([]State, len(ids))
+	ptrs := make([]*State, len(ids))
+	var legacy []int
 	for i, cmd := range cmds {
-		m := cmd.(*redis.MapStringStringCmd).Val()
-		if len(m) == 0 || len(keys[i]) < len(prefix)+1 {
+		ptrs[i] = &states[i]
+		v, err := cmd.(*redis.StringCmd).Bytes()
+		switch {
+		case errors.Is(err, redis.Nil):
+			ptrs[i] = nil // gone since the scan
+		case isWrongType(err):
+			legacy = append(legacy, i)
+		case err != nil:
+			return fmt.Errorf("%w: read customer: %w", ErrUnavailable, err)
+		default:
+			if err := s.decode(ctx, ids[i], v, &states[i]); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.loadLegacy(ctx, c, ids, legacy, ptrs); err != nil {
+		return err
+	}
+	for _, st := range ptrs {
+		if st == nil {
 			continue
 		}
-		id := keys[i][len(prefix) : len(keys[i])-1]
-		flat := make([]any, 0, 2*len(m))
-		for k, v := range m {
-			flat = append(flat, k, v)
-		}
-		if err := decodeCustomer(id, flat, &cust); err != nil {
-			return err
-		}
-		if err := fn(&cust); err != nil {
+		if err := fn(&st.Customer); err != nil {
 			return err
 		}
 	}

@@ -105,31 +105,38 @@ func (s *Store) ClearOutbox(ctx context.Context, topic string, partition int, id
 	return nil
 }
 
-// restoreScript writes a customer's published segments and transition
-// sequence (ARGV[1]) unless its hash holds that sequence or a later one.
-var restoreScript = redis.NewScript(`
-local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
-if cur >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'seq', ARGV[1], unpack(ARGV, 2))
-return 1
-`)
-
 // RestorePublished writes what a customer's record says was published (by
 // segmentation, and the churn-risk level under scoring.ChurnKey) and its
-// transition sequence, unless the customer's hash holds seq or a later
-// sequence already: the record landed. It reports whether it wrote.
-func (s *Store) RestorePublished(ctx context.Context, id string, published map[string]string, seq int64) (bool, error) {
+// transition sequence, unless the customer's state holds seq or a later
+// sequence already: the record landed. It reports whether it wrote. The
+// write is fenced like a sweep's: it does not land over a newer owner's.
+func (s *Store) RestorePublished(ctx context.Context, topic string, partition int, id string, published map[string]string, seq int64) (bool, error) {
 	if seq <= 0 {
 		return false, nil
 	}
-	args := make([]any, 0, 1+2*len(published))
-	args = append(args, seq)
-	for name, v := range published {
-		args = append(args, publishedPrefix+name, v)
-	}
-	n, err := restoreScript.Run(ctx, s.rdb, []string{s.CustomerKey(id)}, args...).Int()
+	loaded, err := s.Load(ctx, []string{id})
 	if err != nil {
-		return false, fmt.Errorf("%w: restore published segments of %q: %w", ErrUnavailable, id, err)
+		return false, err
 	}
-	return n == 1, nil
+	st := &loaded[0].State
+	if !loaded[0].Found || st.Seq >= seq {
+		return false, nil
+	}
+	if st.Published == nil {
+		st.Published = make(map[string]string, len(published))
+	}
+	for k, v := range published {
+		st.Published[k] = v
+	}
+	st.Seq = seq
+	v, err := s.AppendValue(ctx, nil, st)
+	if err != nil {
+		return false, err
+	}
+	res, err := s.Write(ctx, &Batch{Topic: topic, Partition: partition,
+		Records: []Record{{CustomerID: id, Value: v, Offset: st.Watermark(PartitionOf(topic, partition))}}})
+	if err != nil {
+		return false, err
+	}
+	return len(res.Fenced) == 0, nil
 }

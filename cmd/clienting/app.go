@@ -146,9 +146,9 @@ func (a *app) handler() http.Handler {
 			_, _ = fmt.Fprintf(w, "redis: %v\n", err)
 			return
 		}
-		if !a.proc.Ready() {
+		if reason := a.proc.NotReady(); reason != "" {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = io.WriteString(w, "kafka: no partitions assigned yet\n")
+			_, _ = io.WriteString(w, reason+"\n")
 			return
 		}
 		_, _ = io.WriteString(w, "ready\n")

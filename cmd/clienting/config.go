@@ -35,6 +35,7 @@ type Config struct {
 	Redis     RedisConfig           `yaml:"redis"`
 	Processor ProcessorConfig       `yaml:"processor"`
 	Events    EventsConfig          `yaml:"events"`
+	Dedupe    DedupeConfig          `yaml:"dedupe"`
 	Scoring   scoring.Config        `yaml:"scoring"`
 	Model     processor.ModelConfig `yaml:"model"`
 	KPI       processor.KPIConfig   `yaml:"kpi"`
@@ -83,7 +84,17 @@ type RedisConfig struct {
 	PoolSize int       `yaml:"pool_size"`
 	TLS      TLSConfig `yaml:"tls"`
 	Prefix   string    `yaml:"prefix"`
-	IDMemory int       `yaml:"id_memory"`
+	// IDMemory is release 1's count of remembered event ids, replaced by
+	// dedupe.window and dedupe.max_ids; accepted and ignored, with a
+	// warning, so that release 1's configuration files still load.
+	IDMemory int `yaml:"id_memory"`
+}
+
+// DedupeConfig is the `dedupe` section: how producer duplicates are
+// caught (state.Config.DedupeWindow, DedupeMaxIDs).
+type DedupeConfig struct {
+	Window time.Duration `yaml:"window"`
+	MaxIDs int           `yaml:"max_ids"`
 }
 
 // ProcessorConfig is the `processor` section.
@@ -99,6 +110,8 @@ type ProcessorConfig struct {
 	RetryMax            time.Duration `yaml:"retry_max"`
 	ShutdownTimeout     time.Duration `yaml:"shutdown_timeout"`
 	ResponseOutcomes    []string      `yaml:"response_outcomes"`
+	CacheSize           int           `yaml:"cache_size"`
+	AcceptStateLoss     bool          `yaml:"accept_state_loss"`
 }
 
 // EventsConfig is the `events` section.
@@ -226,14 +239,15 @@ func (c *Config) processorConfig() processor.Config {
 		PopulationRefresh: p.PopulationRefresh,
 		RetryMin:          p.RetryMin, RetryMax: p.RetryMax, ShutdownTimeout: p.ShutdownTimeout,
 		ResponseOutcomes: p.ResponseOutcomes,
-		Model:            c.Model,
-		KPI:              c.KPI,
+		CacheSize:        p.CacheSize, AcceptStateLoss: p.AcceptStateLoss,
+		Model: c.Model,
+		KPI:   c.KPI,
 	}
 }
 
 func (c *Config) stateConfig() state.Config {
 	return state.Config{
-		Prefix: c.Redis.Prefix, IDMemory: c.Redis.IDMemory,
+		Prefix: c.Redis.Prefix, DedupeWindow: c.Dedupe.Window, DedupeMaxIDs: c.Dedupe.MaxIDs,
 		BucketDays: c.Scoring.BucketDays, WindowDays: c.Scoring.WindowDays,
 	}
 }

@@ -188,7 +188,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout, stderr io.Writer) error
 	cfg.Kafka.GroupID = "clienting-demo"
 	cfg.Kafka.TLS, cfg.Kafka.SASL = TLSConfig{}, SASLConfig{}
 	cfg.Kafka.SessionTimeout, cfg.Kafka.HeartbeatInterval, cfg.Kafka.RebalanceTimeout = 10*time.Second, time.Second, 10*time.Second
-	cfg.Redis = RedisConfig{Addrs: []string{mr.Addr()}, Prefix: cfg.Redis.Prefix, IDMemory: cfg.Redis.IDMemory, PoolSize: 2*o.partitions + 4}
+	cfg.Redis = RedisConfig{Addrs: []string{mr.Addr()}, Prefix: cfg.Redis.Prefix, PoolSize: 2*o.partitions + 4}
 	cfg.Processor.SweepInterval = time.Second
 	cfg.Processor.ShutdownTimeout = 10 * time.Second
 	if err := cfg.validate(); err != nil {
@@ -769,9 +769,10 @@ func (b *board) population(name string) string {
 // fails early, naming the command, instead of corrupting state later.
 func probeRedis(ctx context.Context, st *state.Store, rdb redis.UniversalClient) (err error) {
 	const topic = "clienting.probe"
-	id := "clienting-probe {ü}"
-	key, dueKey := st.CustomerKey(id), st.DueKey(topic, 0)
-	cleanup := func() error { return rdb.Del(context.WithoutCancel(ctx), key, dueKey).Err() }
+	id, old := "clienting-probe {ü}", "clienting-probe-release-1"
+	keys := []string{st.CustomerKey(id), st.CustomerKey(old), st.DueKey(topic, 0), st.CheckpointKey(topic, 0),
+		st.OutboxKey(topic, 0), st.PopulationKey(topic, 0), st.SegmentsKey(topic, 0)}
+	cleanup := func() error { return rdb.Del(context.WithoutCancel(ctx), keys...).Err() }
 	if err := cleanup(); err != nil {
 		return fmt.Errorf("DEL: %w", err)
 	}
@@ -781,89 +782,63 @@ func probeRedis(ctx context.Context, st *state.Store, rdb redis.UniversalClient)
 		}
 	}()
 
-	// an event id whose 8-byte hash holds a zero byte and a non-ASCII byte,
-	// to check that the ids field keeps binary strings intact
-	saleID := ""
-	for i := 0; saleID == "" && i < 1<<20; i++ {
-		h := state.EventIDHash("probe-" + strconv.Itoa(i))
-		if strings.IndexByte(h, 0) >= 0 && strings.IndexFunc(h, func(r rune) bool { return r >= 0x80 || r == 0xfffd }) >= 0 {
-			saleID = "probe-" + strconv.Itoa(i)
-		}
-	}
+	// a state with a watermark whose bytes hold zeros and bytes >= 0x80,
+	// money past 2^53, published segments and a new name
 	t0 := time.Date(2020, 1, 1, 12, 0, 0, 0, time.UTC)
-	later := t0.Add(400 * shop.Day)
-	sale := events.Event{ID: saleID, Type: events.TypePurchase, CustomerID: id, Time: t0,
-		Purchase: events.Purchase{OrderID: "o1", Amount: 12345, Margin: 2000, HasMargin: true}}
-	refund := events.Event{ID: "probe-refund", Type: events.TypePurchase, CustomerID: id, Time: t0.Add(time.Hour),
-		Purchase: events.Purchase{OrderID: "o1", Refund: true, Amount: 345, Margin: 100, HasMargin: true}}
-	late := events.Event{ID: "probe-late", Type: events.TypePurchase, CustomerID: id, Time: later,
-		Purchase: events.Purchase{OrderID: "o2", Amount: 1000, Margin: -50, HasMargin: true}}
-	opened := events.Event{ID: "probe-complaint", Type: events.TypeComplaint, CustomerID: id, Time: later.Add(time.Hour),
-		Complaint: events.Complaint{ComplaintID: "k1", Severity: events.SeverityHigh}}
-	resolved := events.Event{ID: "probe-resolved", Type: events.TypeComplaint, CustomerID: id, Time: later.Add(2 * time.Hour),
-		Complaint: events.Complaint{ComplaintID: "k1", Severity: events.SeverityHigh, Resolved: true}}
-	contact := events.Event{ID: "probe-contact", Type: events.TypeContact, CustomerID: id, Time: later.Add(3 * time.Hour),
-		Contact: events.Contact{ContactID: "c1", Channel: "email", Inbound: true}}
-	batch := []state.Apply{
-		{Event: &sale, Topic: topic, Offset: 1},
-		{Event: &refund, Topic: topic, Offset: 2},
-		{Event: &sale, Topic: topic, Offset: 3},   // producer duplicate
-		{Event: &refund, Topic: topic, Offset: 2}, // redelivery
-		{Event: &late, Topic: topic, Offset: 4},
-		{Event: &opened, Topic: topic, Offset: 5},
-		{Event: &resolved, Topic: topic, Offset: 6},
-		{Event: &contact, Topic: topic, Offset: 7, Response: true},
-	}
-	res, err := st.ApplyBatch(ctx, batch, nil)
+	var s state.State
+	s.ID, s.FirstSeen, s.LastEvent = id, t0, t0.Add(time.Hour)
+	s.Money, s.Purchases, s.Seq = 1<<53+1, 1, 3
+	s.Published = map[string]string{"rfm": "champions", scoring.ChurnKey: "low", "probe": "probe"}
+	s.Watermarks = []state.Watermark{{Partition: state.PartitionOf(topic, 0), Offset: 0x80_00_01}}
+	due := t0.Add(24 * time.Hour)
+	s.Due = due
+	value, err := st.AppendValue(ctx, nil, &s)
 	if err != nil {
-		return fmt.Errorf("SCRIPT LOAD/EVALSHA of the apply script in a pipeline (ApplyBatch): %w", err)
+		return fmt.Errorf("EVALSHA of the name script (HGET, HINCRBY, HSET): %w", err)
 	}
-	if len(res) != len(batch) {
-		return fmt.Errorf("EVALSHA of the apply script (ApplyBatch): %d results for %d events", len(res), len(batch))
-	}
-	day := t0.Unix() / 86400
-	bucket := day / 7 * 7
-	checks := []struct {
-		what string
-		ok   bool
-	}{
-		{"the apply script (EVALSHA, HGETALL, HSET): a sale", res[0].Outcome == state.Applied &&
-			res[0].Customer.Money == 12345 && res[0].Customer.Purchases == 1 && res[0].Customer.Margin == 2000 &&
-			res[0].Customer.FirstPurchase.Equal(t0)},
-		{"math.floor in the apply script (window bucket of a sale)", len(res[0].Customer.Window) == 1 &&
-			res[0].Customer.Window[0].Day == bucket && res[0].Customer.Window[0].Money == 12345 && res[0].Customer.PurchaseDays == 1},
-		{"negative sums in the apply script (a refund)", res[1].Outcome == state.Applied &&
-			res[1].Customer.Money == 12000 && res[1].Customer.Margin == 1900 && res[1].Customer.RefundMoney == 345 &&
-			len(res[1].Customer.Window) == 1 && res[1].Customer.Window[0].Money == 12000 && res[1].Customer.Window[0].Margin == 1900},
-		{"binary strings in the ids field (string.sub over 8-byte event id hashes with zero and non-ASCII bytes)", res[2].Outcome == state.Duplicate},
-		{"the offset watermark (tonumber of a hash field)", res[3].Outcome == state.Redelivery},
-		{"HDEL in the apply script (buckets leaving the rolling window)", res[4].Outcome == state.Applied &&
-			len(res[4].Customer.Window) == 1 && res[4].Customer.Window[0].Money == 1000 && res[4].Customer.Window[0].Margin == -50 &&
-			res[4].Customer.Money == 13000 && res[4].Customer.Margin == 1850 && res[4].Customer.PurchaseDays == 2},
-		{"complaint counters in the apply script (open, then resolved)", res[5].Customer.OpenBySeverity[events.SeverityHigh] == 1 &&
-			res[6].Customer.OpenBySeverity[events.SeverityHigh] == 0 && res[6].Customer.Complaints == 1},
-		{"contact counters in the apply script", res[7].Customer.Contacts == 1 && res[7].Customer.Responses == 1 &&
-			res[7].Customer.ContactsSinceLastPurchase == 1},
-	}
-	for _, c := range checks {
-		if !c.ok {
-			return fmt.Errorf("%s: wrong result", c.what)
-		}
-	}
-	// money past 5e13 minor units is summed as decimal strings, exactly
-	big := events.Event{ID: "probe-big", Type: events.TypePurchase, CustomerID: id, Time: later.Add(4 * time.Hour),
-		Purchase: events.Purchase{OrderID: "o3", Amount: 1<<53 + 1}}
-	res, err = st.ApplyBatch(ctx, []state.Apply{{Event: &big, Topic: topic, Offset: 8}}, nil)
+	box := state.EncodeMessages(nil, []state.Message{{Topic: "probe", Value: []byte("{}")}})
+	res, err := st.Write(ctx, &state.Batch{Topic: topic, Checkpoint: true, Expect: state.NoCheckpoint, Next: 42,
+		Records: []state.Record{{CustomerID: id, Value: value, Offset: 0x80_00_01, Strict: true, Due: due, DueChanged: true,
+			Moves: []state.Move{{Segmentation: "rfm", To: "champions"}}, Outbox: box}}})
 	if err != nil {
-		return fmt.Errorf("EVALSHA of the apply script (a sale past 2^53): %w", err)
+		return fmt.Errorf("EVALSHA of the write script (GET, SET, HSET of the outbox) in a pipeline with HINCRBY and ZADD: %w", err)
 	}
-	if want := int64(13000 + 1<<53 + 1); res[0].Customer.Money != want {
-		return fmt.Errorf("exact sums past 2^53 in the apply script: money %d, want %d", res[0].Customer.Money, want)
+	if res.Lost || res.Ahead || len(res.Fenced) > 0 || res.Checkpoint != 42 {
+		return fmt.Errorf("the write script: %+v, want checkpoint 42 and nothing refused", res)
 	}
-	due := later.Add(24 * time.Hour)
-	rec := state.Record{CustomerID: id, Published: map[string]string{"rfm": "champions", scoring.ChurnKey: "low"}, Seq: 3, Due: due}
-	if err := st.RecordBatch(ctx, topic, 0, []state.Record{rec}); err != nil {
-		return fmt.Errorf("HSET and ZADD in a pipeline (RecordBatch): %w", err)
+	// the same write again is fenced: the watermark's bytes compare
+	res, err = st.Write(ctx, &state.Batch{Topic: topic, Checkpoint: true, Expect: 42, Next: 43,
+		Records: []state.Record{{CustomerID: id, Value: value, Offset: 0x80_00_01, Strict: true}}})
+	if err != nil || len(res.Fenced) != 1 {
+		return fmt.Errorf("the write script's fence (string.byte over the value): %+v, %v", res, err)
+	}
+	// a checkpoint other than the expected one refuses the batch
+	if res, err = st.Write(ctx, &state.Batch{Topic: topic, Checkpoint: true, Expect: 40, Next: 50}); err != nil || !res.Ahead {
+		return fmt.Errorf("the write script's checkpoint check: %+v, %v", res, err)
+	}
+	// a release-1 hash is read with HGETALL after GET fails with WRONGTYPE
+	if err := rdb.HSet(ctx, st.CustomerKey(old), "fs", t0.Unix(), "le", t0.Unix(), "n", 2, "m", 500, "p:rfm", "new", "seq", 1).Err(); err != nil {
+		return fmt.Errorf("HSET: %w", err)
+	}
+	loaded, err := st.Load(ctx, []string{id, old, id + "-absent"})
+	if err != nil {
+		return fmt.Errorf("GET in a pipeline, HGETALL after WRONGTYPE (Load): %w", err)
+	}
+	c, h := loaded[0].State, loaded[1].State
+	if !loaded[0].Found || !loaded[1].Found || loaded[2].Found || c.Seq != 3 || c.Published["rfm"] != "champions" ||
+		c.Money != 1<<53+1 || !c.Due.Equal(due) || h.Money != 500 || h.Purchases != 2 || h.Published["rfm"] != "new" {
+		return errors.New("GET and HGETALL in a pipeline (Load): the state read back differs from the state written")
+	}
+	// a write over the hash replaces it (pcall of GET on a hash, DEL, SET)
+	hv, err := st.AppendValue(ctx, nil, &h)
+	if err != nil {
+		return err
+	}
+	if _, err := st.Write(ctx, &state.Batch{Topic: topic, Records: []state.Record{{CustomerID: old, Value: hv, Offset: 1, Strict: true}}}); err != nil {
+		return fmt.Errorf("the write script over a release-1 hash: %w", err)
+	}
+	if typ := rdb.Type(ctx, st.CustomerKey(old)).Val(); typ != "string" {
+		return fmt.Errorf("the write script over a release-1 hash: the key is a %s, want a string", typ)
 	}
 	ids, err := st.Due(ctx, topic, 0, due, 10)
 	if err != nil {
@@ -872,32 +847,18 @@ func probeRedis(ctx context.Context, st *state.Store, rdb redis.UniversalClient)
 	if len(ids) != 1 || ids[0] != id {
 		return fmt.Errorf("ZRANGE key -inf max BYSCORE LIMIT 0 n (Due): got %q, want the probe customer", ids)
 	}
-	if ids, err = st.Due(ctx, topic, 0, due.Add(-time.Second), 10); err != nil {
-		return fmt.Errorf("ZRANGE key -inf max BYSCORE LIMIT 0 n (Due before the due time): %w", err)
-	} else if len(ids) != 0 {
-		return fmt.Errorf("ZRANGE key -inf max BYSCORE LIMIT 0 n (Due before the due time): got %q", ids)
-	}
 	if n, err := st.DueBacklog(ctx, topic, 0, due); err != nil {
 		return fmt.Errorf("ZCOUNT (DueBacklog): %w", err)
 	} else if n != 1 {
 		return fmt.Errorf("ZCOUNT (DueBacklog): got %d, want 1", n)
 	}
-	loaded, err := st.Load(ctx, []string{id, id + "-absent"})
-	if err != nil {
-		return fmt.Errorf("HGETALL in a pipeline (Load): %w", err)
-	}
-	c := loaded[0].Customer
-	if !loaded[0].Found || loaded[1].Found || c.Seq != 3 || c.Published["rfm"] != "champions" ||
-		c.Published[scoring.ChurnKey] != "low" || c.Money != 13000+1<<53+1 || c.Contacts != 1 {
-		return errors.New("HGETALL in a pipeline (Load): the state read back differs from the state written")
-	}
-	if err := st.RecordBatch(ctx, topic, 0, []state.Record{{CustomerID: id}}); err != nil {
-		return fmt.Errorf("ZREM (RecordBatch with no due time): %w", err)
+	if _, err := st.Write(ctx, &state.Batch{Topic: topic, Records: []state.Record{{CustomerID: id, DueChanged: true}}}); err != nil {
+		return fmt.Errorf("ZREM (Write with no due time): %w", err)
 	}
 	if n, err := st.DueBacklog(ctx, topic, 0, due); err != nil {
-		return fmt.Errorf("ZREM (RecordBatch with no due time): %w", err)
+		return fmt.Errorf("ZREM (Write with no due time): %w", err)
 	} else if n != 0 {
-		return fmt.Errorf("ZREM (RecordBatch with no due time): %d customers still due", n)
+		return fmt.Errorf("ZREM (Write with no due time): %d customers still due", n)
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func CheckState(t *testing.T, store *state.Store, s *Stream) map[string]scoring.
 		e := s.Expected[id]
 		l := loaded[i]
 		require.True(t, l.Found, "customer %q has no state", id)
-		c := l.Customer
+		c := l.State.Customer
 		require.Equal(t, e.Sales, c.Purchases, "sales of %q", id)
 		require.Equal(t, e.Money, c.Money, "net money of %q", id)
 		require.Equal(t, e.Refunds, c.Refunds, "refunds of %q", id)

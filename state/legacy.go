@@ -1,7 +1,8 @@
 package state
 
 import (
-	"errors"
+	"cmp"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strconv"
@@ -15,70 +16,50 @@ import (
 // segmentation (and the churn level under scoring.ChurnKey).
 const publishedPrefix = "p:"
 
-var errReply = errors.New("malformed reply of the apply script")
-
-// decodeCustomer fills c from a flat HGETALL reply (field, value, ...).
-func decodeCustomer(id string, reply any, c *scoring.Customer) error {
-	flat, ok := reply.([]any)
-	if !ok {
-		return fmt.Errorf("state: customer %q: reply is %T, want an array", id, reply)
-	}
-	*c = scoring.Customer{ID: id}
-	for i := 0; i+1 < len(flat); i += 2 {
-		f, _ := flat[i].(string)
-		v, _ := flat[i+1].(string)
-		if err := decodeField(c, f, v); err != nil {
-			return fmt.Errorf("state: customer %q: field %q: %w", id, f, err)
+// decodeLegacy decodes a customer's hash as release 1 wrote it (see the
+// package doc, "Upgrade") into st. Event ids of the id memory are kept in
+// the dedupe memory as if applied at the customer's latest event time.
+func decodeLegacy(id string, hash map[string]string, st *State) error {
+	st.reset(id)
+	c := &st.Customer
+	var ids string
+	for f, v := range hash {
+		switch {
+		case f == "ids":
+			ids = v
+		case strings.HasPrefix(f, "o:"):
+			i := strings.LastIndexByte(f, ':')
+			part, err1 := strconv.Atoi(f[i+1:])
+			off, err2 := strconv.ParseInt(v, 10, 64)
+			if i <= 2 || err1 != nil || err2 != nil {
+				return fmt.Errorf("state: customer %q: watermark %q=%q: want o:<topic>:<partition> = offset", id, f, v)
+			}
+			st.Watermarks = append(st.Watermarks, Watermark{Partition: PartitionOf(f[2:i], part), Offset: off})
+		case strings.HasPrefix(f, sourcePrefix):
+			seq, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("state: customer %q: field %q: %w", id, f, err)
+			}
+			st.Sources = append(st.Sources, SourceSeq{Source: f[len(sourcePrefix):], Seq: seq})
+		default:
+			if err := decodeField(c, f, v); err != nil {
+				return fmt.Errorf("state: customer %q: field %q: %w", id, f, err)
+			}
 		}
 	}
 	sortWindow(c)
+	last := unixOf(c.LastEvent)
+	for i := 0; i+8 <= len(ids); i += 8 {
+		st.Recent = append(st.Recent, RecentID{Hash: binary.BigEndian.Uint64([]byte(ids[i : i+8])), Time: last})
+	}
+	slices.SortFunc(st.Watermarks, func(a, b Watermark) int { return cmp.Compare(a.Partition, b.Partition) })
+	slices.SortFunc(st.Sources, func(a, b SourceSeq) int { return strings.Compare(a.Source, b.Source) })
 	return nil
-}
-
-// decodeApplied fills c from the apply script's reply: field "\n" value
-// pairs, then the status. c's Window and Published keep their memory (c
-// must not share them with another customer). The strings of c (published
-// segments) share the reply's memory.
-func decodeApplied(id, reply string, c *scoring.Customer) (Outcome, error) {
-	body, status := "", reply
-	if i := strings.LastIndexByte(reply, '\n'); i >= 0 {
-		body, status = reply[:i], reply[i+1:]
-	}
-	var out Outcome
-	switch status {
-	case "0":
-		out = Applied
-	case "1":
-		out = Redelivery
-	case "2":
-		out = Duplicate
-	default:
-		return 0, fmt.Errorf("%w: status %q", errReply, status)
-	}
-	published := c.Published
-	clear(published)
-	*c = scoring.Customer{ID: id, Window: c.Window[:0], Published: published}
-	for body != "" {
-		f, rest, ok := strings.Cut(body, "\n")
-		if !ok {
-			return 0, fmt.Errorf("%w: field %q has no value", errReply, f)
-		}
-		v, next, _ := strings.Cut(rest, "\n")
-		body = next
-		if err := decodeField(c, f, v); err != nil {
-			return 0, fmt.Errorf("state: customer %q: field %q: %w", id, f, err)
-		}
-	}
-	sortWindow(c)
-	return out, nil
 }
 
 // decodeField sets the part of c that hash field f with value v holds.
 // Unknown fields (watermarks, ids) are ignored.
 func decodeField(c *scoring.Customer, f, v string) error {
-	if f == "" {
-		return nil // a deleted bucket in the apply script's reply
-	}
 	if f[0] >= '0' && f[0] <= '9' {
 		return decodeBucket(c, f, v)
 	}

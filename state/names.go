@@ -1,0 +1,115 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// NamesKey is the key of the name dictionary: a hash from a name
+// (segmentation, segment, churn-risk level, source) to its number, which
+// customer values hold instead of the name. Field "#" holds the last number
+// given. Numbers are given once and never change or go away, so every
+// instance decodes every value the same way.
+func (s *Store) NamesKey() string { return s.cfg.Prefix + ":names" }
+
+// nameScript gives each name in ARGV a number unless it has one, and
+// returns the numbers in ARGV order.
+var nameScript = redis.NewScript(`
+local out = {}
+for i, n in ipairs(ARGV) do
+  local id = redis.call('HGET', KEYS[1], n)
+  if not id then
+    id = redis.call('HINCRBY', KEYS[1], '#', 1)
+    redis.call('HSET', KEYS[1], n, id)
+  end
+  out[i] = tonumber(id)
+end
+return out
+`)
+
+// names is the store's copy of the name dictionary.
+type names struct {
+	mu     sync.RWMutex
+	ids    map[string]uint64
+	byID   map[uint64]string
+	loaded atomic.Bool
+}
+
+func (n *names) ID(name string) (uint64, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	id, ok := n.ids[name]
+	return id, ok
+}
+
+func (n *names) Name(id uint64) (string, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	name, ok := n.byID[id]
+	return name, ok
+}
+
+func (n *names) add(name string, id uint64) {
+	if n.ids == nil {
+		n.ids, n.byID = map[string]uint64{}, map[uint64]string{}
+	}
+	n.ids[name] = id
+	n.byID[id] = name
+}
+
+// reloadNames reads the whole dictionary (after another instance added a
+// name this one does not know yet).
+func (s *Store) reloadNames(ctx context.Context) error {
+	all, err := s.rdb.HGetAll(ctx, s.NamesKey()).Result()
+	if err != nil {
+		return fmt.Errorf("%w: read names: %w", ErrUnavailable, err)
+	}
+	s.names.mu.Lock()
+	defer s.names.mu.Unlock()
+	for name, v := range all {
+		if name == "#" {
+			continue
+		}
+		id, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("state: %s: name %q: number %q: %w", s.NamesKey(), name, v, err)
+		}
+		s.names.add(name, id)
+	}
+	s.names.loaded.Store(true)
+	return nil
+}
+
+// ensureNames gives a number to every name of the states that has none
+// yet: one round trip when a batch brings new names (a new segment, a new
+// source), none otherwise.
+func (s *Store) ensureNames(ctx context.Context, states []*State) error {
+	var missing []any
+	seen := map[string]bool{}
+	for _, st := range states {
+		st.names(func(name string) {
+			if _, ok := s.names.ID(name); !ok && !seen[name] {
+				seen[name] = true
+				missing = append(missing, name)
+			}
+		})
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	ids, err := nameScript.Run(ctx, s.rdb, []string{s.NamesKey()}, missing...).Int64Slice()
+	if err != nil {
+		return fmt.Errorf("%w: number %d new names: %w", ErrUnavailable, len(missing), err)
+	}
+	s.names.mu.Lock()
+	defer s.names.mu.Unlock()
+	for i, id := range ids {
+		s.names.add(missing[i].(string), uint64(id))
+	}
+	return nil
+}
