@@ -49,6 +49,10 @@ func (w *worker) checkState(ctx context.Context) (stopped bool, err error) {
 			return false, nil
 		}
 	}
+	// Redis lost writes: the name dictionary may be gone too
+	if err := p.store.RestoreNames(ctx); err != nil {
+		return false, err
+	}
 	target := max(ck, 0)
 	first := int64(kafka.FirstOffset)
 	if err := w.resolve(ctx, &first); err != nil {

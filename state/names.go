@@ -113,3 +113,62 @@ func (s *Store) ensureNames(ctx context.Context, states []*State) error {
 	}
 	return nil
 }
+
+// restoreNamesScript writes back name numbers (ARGV: name, number, ...)
+// that the dictionary lost, unless the name has a number or the number
+// another name, and keeps the last number given ("#") at or above them.
+// It returns the names it could not restore, each with the name holding
+// its number.
+var restoreNamesScript = redis.NewScript(`
+local used = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if all[i] ~= '#' then used[all[i + 1]] = all[i] end
+end
+local top = tonumber(redis.call('HGET', KEYS[1], '#') or '0')
+local clash = {}
+for i = 1, #ARGV, 2 do
+  local name, id = ARGV[i], ARGV[i + 1]
+  local cur = redis.call('HGET', KEYS[1], name)
+  if not cur then
+    if used[id] then
+      clash[#clash + 1] = name
+      clash[#clash + 1] = used[id]
+    else
+      redis.call('HSET', KEYS[1], name, id)
+      used[id] = name
+      top = math.max(top, tonumber(id))
+    end
+  elseif cur ~= id then
+    clash[#clash + 1] = name
+    clash[#clash + 1] = cur
+  end
+end
+redis.call('HSET', KEYS[1], '#', top)
+return clash
+`)
+
+// RestoreNames writes the numbers this instance knows back into the name
+// dictionary, after Redis lost it: values this or another instance keeps
+// in memory (and writes again) keep their meaning. A name whose number
+// was meanwhile given to another name is an error: the values holding it
+// can no longer be read.
+func (s *Store) RestoreNames(ctx context.Context) error {
+	s.names.mu.RLock()
+	args := make([]any, 0, 2*len(s.names.ids))
+	for name, id := range s.names.ids {
+		args = append(args, name, strconv.FormatUint(id, 10))
+	}
+	s.names.mu.RUnlock()
+	if len(args) == 0 {
+		return nil
+	}
+	clash, err := restoreNamesScript.Run(ctx, s.rdb, []string{s.NamesKey()}, args...).StringSlice()
+	if err != nil {
+		return fmt.Errorf("%w: restore names: %w", ErrUnavailable, err)
+	}
+	if len(clash) > 0 {
+		return fmt.Errorf("state: %s: names %q hold numbers other instances gave to other names; values written with them cannot be read", s.NamesKey(), clash)
+	}
+	return s.reloadNames(ctx)
+}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -355,4 +356,26 @@ func partitionServes(ctx context.Context, p kafka.Partition) error {
 	}
 	_, err = conn.ReadLastOffset()
 	return err
+}
+
+// ClusterModeEnv set to 1 makes RedisClient return a client of the Redis
+// Cluster (RedisCluster) instead of the standalone Redis: scripts/test.sh
+// runs the state and processor suites a second time so.
+const ClusterModeEnv = "CLIENTING_TEST_REDIS_CLUSTER"
+
+// ClusterMode reports whether ClusterModeEnv is 1.
+func ClusterMode() bool { return os.Getenv(ClusterModeEnv) == "1" }
+
+// RedisClient returns a client of the test Redis, closed at the end of the
+// test: the Redis Cluster in ClusterMode, the standalone Redis otherwise.
+func RedisClient(tb testing.TB) redis.UniversalClient {
+	tb.Helper()
+	var c redis.UniversalClient
+	if ClusterMode() {
+		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: RedisCluster(tb), DisableIdentity: true})
+	} else {
+		c = redis.NewClient(&redis.Options{Addr: Redis(tb), DisableIdentity: true})
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
 }

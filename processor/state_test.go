@@ -1,0 +1,200 @@
+package processor_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clienting/clienting/events"
+	"github.com/clienting/clienting/internal/kafkatest"
+	"github.com/clienting/clienting/internal/synth"
+	"github.com/clienting/clienting/internal/testenv"
+	"github.com/clienting/clienting/processor"
+	"github.com/clienting/clienting/state"
+)
+
+// purchase is an input message of a purchase with a decimal amount.
+func purchase(id, customer string, t time.Time, amount string) kafka.Message {
+	v := fmt.Sprintf(`{"schema":1,"id":%q,"type":"purchase","customer_id":%q,"time":%q,"order_id":"o-%s","amount":%q,"currency":"USD"}`,
+		id, customer, t.Format(time.RFC3339), id, amount)
+	return kafka.Message{Key: []byte(customer), Value: []byte(v)}
+}
+
+// Two valid purchases whose sum leaves the 64-bit range: the second is
+// dead-lettered with reason overflow and committed, the customer's state
+// stays as after the first, and the partition goes on with the events
+// behind it.
+func TestOverflowDeadLettered(t *testing.T) {
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	h := newHarness(t, now)
+	t0 := now.Add(-48 * time.Hour)
+	kafkatest.Produce(t, h.brokers, h.input(), []kafka.Message{
+		purchase("big-1", "rich", t0, "50000000000000000.00"),
+		purchase("big-2", "rich", t0.Add(time.Hour), "50000000000000000.00"),
+		purchase("small-3", "rich", t0.Add(2*time.Hour), "12.34"),
+		purchase("other-1", "other", t0, "5.00"),
+	})
+	stop := h.start(t)
+	h.waitCaughtUp(t, 2*time.Minute)
+	require.NoError(t, stop())
+
+	dlq := kafkatest.ReadAll(t, h.brokers, h.input()+h.cfg.Topics.DeadLetterSuffix)
+	require.Len(t, dlq, 1)
+	reason, _ := kafkatest.Header(dlq[0], processor.HeaderReason)
+	require.Equal(t, string(events.ReasonOverflow), reason)
+	msg, _ := kafkatest.Header(dlq[0], processor.HeaderError)
+	require.Contains(t, msg, `field "amount"`)
+	require.Contains(t, msg, "big-2")
+
+	loaded, err := h.store.Load(t.Context(), []string{"rich", "other"})
+	require.NoError(t, err)
+	require.Equal(t, int64(5e18+1234), loaded[0].State.Money)
+	require.Equal(t, int64(2), loaded[0].State.Purchases)
+	require.Equal(t, int64(500), loaded[1].State.Money)
+}
+
+// A producer duplicate sent 20 events of its customer after the original
+// (beyond any fixed-size id memory) is dropped: it is within the dedupe
+// window of event time.
+func TestDuplicateFarApart(t *testing.T) {
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	h := newHarness(t, now)
+	t0 := now.Add(-72 * time.Hour)
+	var msgs []kafka.Message
+	for i := range 21 {
+		msgs = append(msgs, purchase("dup-"+strconv.Itoa(i), "dupe", t0.Add(time.Duration(i)*time.Minute), "1.00"))
+	}
+	msgs = append(msgs, purchase("dup-0", "dupe", t0, "1.00")) // the first again, 20 events later
+	kafkatest.Produce(t, h.brokers, h.input(), msgs)
+	stop := h.start(t)
+	h.waitCaughtUp(t, 2*time.Minute)
+	require.NoError(t, stop())
+	loaded, err := h.store.Load(t.Context(), []string{"dupe"})
+	require.NoError(t, err)
+	require.Equal(t, int64(21), loaded[0].State.Purchases)
+	require.Equal(t, int64(2100), loaded[0].State.Money)
+}
+
+// An owner that lost the partition in a rebalance and writes late (a
+// zombie) cannot overwrite what the new owner wrote: its batch is refused
+// by the checkpoint and each customer's write by the fence.
+func TestZombieWriteFenced(t *testing.T) {
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	now := start.Add(60 * 24 * time.Hour)
+	h := newHarness(t, now)
+	s := synth.Generate(synth.Options{Seed: 7, Customers: 50, Events: 600, Start: start, Span: 50 * 24 * time.Hour, IDPrefix: "zombie-"})
+	h.produce(t, s.Messages)
+	stop := h.start(t)
+	h.waitCaughtUp(t, 2*time.Minute)
+	require.NoError(t, stop())
+	before := synth.CheckState(t, h.store, s)
+
+	// the zombie read a customer before the new owner's last write, and
+	// writes it back with one more purchase
+	ctx := context.Background()
+	id := synth.CustomerID("zombie-", 3)
+	loaded, err := h.store.Load(ctx, []string{id})
+	require.NoError(t, err)
+	st := loaded[0].State
+	require.NotEmpty(t, st.Watermarks)
+	mark := st.Watermarks[0]
+	topicPart := -1
+	for p := range 4 {
+		if state.PartitionOf(h.input(), p) == mark.Partition {
+			topicPart = p
+		}
+	}
+	require.GreaterOrEqual(t, topicPart, 0)
+	st.Watermarks[0].Offset = mark.Offset - 1 // what it had applied
+	st.Money += 999_99
+	value, err := h.store.AppendValue(ctx, nil, &st)
+	require.NoError(t, err)
+	rec := state.Record{CustomerID: id, Value: value, Offset: mark.Offset - 1, Strict: true}
+
+	// with the checkpoint it last saw (lower than the new owner's)
+	res, err := h.store.Write(ctx, &state.Batch{Topic: h.input(), Partition: topicPart, Checkpoint: true,
+		Expect: mark.Offset, Next: mark.Offset + 1, Records: []state.Record{rec}, Token: "zombie"})
+	require.NoError(t, err)
+	require.True(t, res.Ahead, "%+v", res)
+	// without a checkpoint (how each customer is written on Redis Cluster)
+	res, err = h.store.Write(ctx, &state.Batch{Topic: h.input(), Partition: topicPart, Records: []state.Record{rec}})
+	require.NoError(t, err)
+	require.Equal(t, []string{id}, res.Fenced)
+	// a value at the very offset the store holds is fenced too when it
+	// applies events
+	rec.Offset = mark.Offset
+	res, err = h.store.Write(ctx, &state.Batch{Topic: h.input(), Partition: topicPart, Records: []state.Record{rec}})
+	require.NoError(t, err)
+	require.Equal(t, []string{id}, res.Fenced)
+
+	after := synth.CheckState(t, h.store, s)
+	require.Equal(t, before[id].Money, after[id].Money)
+}
+
+// Redis restarted without persistence in the middle of a stream loses
+// everything: the processor notices at its next batch (the checkpoint is
+// gone), rewinds every partition to the start of the input and replays
+// it; the final state is exact and the segment-change chains unbroken.
+func TestRedisLosesStateMidStream(t *testing.T) {
+	if clusterMode() {
+		t.Skip("a private standalone Redis is restarted; the cluster runs elsewhere")
+	}
+	start := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	now := start.Add(120 * 24 * time.Hour)
+	h := newHarness(t, now)
+	addr, _, restart := testenv.StartRedis(t, "--appendonly", "no", "--save", "")
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true, MaxRetries: -1,
+		DialTimeout: 500 * time.Millisecond, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store, err := state.New(rdb, h.store.Config())
+	require.NoError(t, err)
+	h.store, h.rdb = store, rdb
+	h.cfg.SweepInterval = time.Second
+	m, err := processor.NewMetrics(nil)
+	require.NoError(t, err)
+
+	s := synth.Generate(synth.Options{Seed: 11, Customers: 400, Events: 6000, DupRate: 0.05, Bad: 5,
+		Start: start, Span: 110 * 24 * time.Hour, IDPrefix: "lost-"})
+	half := len(s.Messages) / 2
+	first, second := &synth.Stream{Messages: s.Messages[:half]}, &synth.Stream{Messages: s.Messages[half:]}
+	h.produce(t, first.Messages)
+	stop := h.startWith(t, m)
+	h.waitCaughtUp(t, 2*time.Minute)
+
+	restart() // everything in Redis is gone; Kafka's offsets stay committed
+	h.produce(t, second.Messages)
+	testenv.Wait(t, 2*time.Minute, func() bool { return testutilValue(m.StateRewinds) >= 4 })
+	h.waitCaughtUp(t, 3*time.Minute)
+	require.NoError(t, stop())
+	final := synth.CheckState(t, h.store, s)
+	synth.CheckTransitions(t, h.engine, h.now, kafkatest.ReadAll(t, h.brokers, h.cfg.Topics.SegmentChanges), final)
+}
+
+// startWith is start with the given metrics.
+func (h *harness) startWith(t *testing.T, m *processor.Metrics) (stop func() error) {
+	t.Helper()
+	h.metrics = m
+	return h.start(t)
+}
+
+// clusterMode reports whether the suite runs on the harness's Redis Cluster
+// (CLIENTING_TEST_REDIS_CLUSTER=1, set by scripts/test.sh for its second
+// pass over the state and processor tests).
+func clusterMode() bool { return testenv.ClusterMode() }
+
+// testutilValue reads a counter.
+func testutilValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return -1
+	}
+	return m.GetCounter().GetValue()
+}
