@@ -36,7 +36,7 @@ test:
 # The variables that point tests at servers, or demand them, are cleared so
 # that integration tests skip (or use Docker, where there is one).
 test-unit:
-	env -u CI -u CLIENTING_INTEGRATION -u CLIENTING_TEST_REDIS_ADDR -u CLIENTING_TEST_KAFKA_BROKERS \
+	env -u CI -u CLIENTING_INTEGRATION -u CLIENTING_TEST_REDIS_ADDR -u CLIENTING_TEST_REDIS_CLUSTER_ADDRS -u CLIENTING_TEST_REDIS_CLUSTER -u CLIENTING_TEST_KAFKA_BROKERS \
 		$(GO) test -race ./...
 
 # golangci-lint is built from the Go module proxy on first use (a few

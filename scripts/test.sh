@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full test run, as CI does it (`make test`, .ci/run):
 #   system tools -> Kafka jars -> Redis, Redis Cluster + Kafka up ->
-#   go test -race -> down.
+#   go test -race ./... -> the state and processor suites again on the Redis
+#   Cluster (CLIENTING_TEST_REDIS_CLUSTER=1) -> down.
 #
 # Usage: scripts/test.sh [go test arguments]   (default: ./...)
 #
@@ -41,11 +42,17 @@ eval "$(scripts/harness.sh env)"
 # Missing servers fail tests instead of skipping them (internal/testenv).
 export CLIENTING_INTEGRATION=1
 
-if (($# == 0)); then
-	set -- ./...
-fi
 status=0
-go test -race -count=1 "$@" || status=$?
+if (($# == 0)); then
+	go test -race -count=1 ./... || status=$?
+	# the state and processor suites once more on the 3-master Redis Cluster
+	if ((status == 0)); then
+		echo "test: the state and processor suites on the Redis Cluster" >&2
+		CLIENTING_TEST_REDIS_CLUSTER=1 go test -race -count=1 ./state/ ./processor/ || status=$?
+	fi
+else
+	go test -race -count=1 "$@" || status=$?
+fi
 if ((status != 0)); then
 	echo "test: go test exited $status; server logs are in ${HARNESS_RUN_DIR#"$root/"}/logs/" >&2
 fi
