@@ -20,34 +20,56 @@
 //     (clienting-error, clienting-error-reason and its source topic,
 //     partition and offset) and is committed with the batch: bad input
 //     never blocks a partition.
-//  2. Apply the events to the store in one pipelined round trip. The store's
-//     atomic script skips redeliveries (per-customer offset watermark) and
-//     duplicates (recent event ids; for an event with a source, a
-//     source_seq at or below the highest applied of that source) and
-//     returns each customer's state right after the event.
-//  3. Score each state and compare every segmentation's segment and the
-//     churn-risk level with what was last published for the customer. Every
-//     difference becomes an output message with a deterministic id derived
-//     from the customer, the stream and the customer's transition sequence.
-//     Redeliveries and duplicates are scored too: a crash between the state
-//     update and the publish is repaired on replay.
-//  4. Record in the store the new published segments, the sequence, the
-//     customer's next due time, and the transitions' messages in the
-//     partition's outbox.
-//  5. Publish the output and dead letters with acks=all, in one call, in
-//     the background. The next batch's record waits for it, so outputs
-//     leave in input order; that record also clears these outbox entries
+//  2. Take every customer of the batch from the worker's cache of states
+//     (CacheSize, least recently used first out); read the misses and the
+//     partition's checkpoint from Redis in one pipelined round trip.
+//  3. Apply each event in Go (state.Apply): redeliveries (per-customer
+//     offset watermark) and duplicates (event ids within the dedupe window;
+//     for an event with a source, a source_seq at or below the highest
+//     applied of that source) change nothing but the watermark; an event
+//     whose sums would overflow is dead-lettered with reason overflow.
+//  4. Score the customer after each event and compare every
+//     segmentation's segment and the churn-risk level with what was last
+//     published for it. Every difference becomes an output message with a
+//     deterministic id derived from the customer, the stream and the
+//     customer's transition sequence. Redeliveries and duplicates are
+//     scored too: a crash between the state write and the publish is
+//     repaired on replay.
+//  5. Write each changed customer once (its whole state, with the
+//     published segments, sequence, scores and due time), the partition's
+//     checkpoint, and the transitions' messages in the partition's outbox,
+//     in one round trip (state.Store.Write), fenced: a write lands only
+//     over an older state of the partition.
+//  6. Publish the output and dead letters with acks=all, in one call, in
+//     the background. The next batch's write waits for it, so outputs
+//     leave in input order; that write also clears these outbox entries
 //     (or, when the partition is idle, a clear of its own).
-//  6. Once the publish succeeded, commit the offset after the batch.
+//  7. Once the publish succeeded, commit the offset after the batch.
 //
 // Redis and Kafka errors are retried with exponential backoff and never
 // skip a message: processing stalls while a server is away and resumes by
 // itself. A crash at any point replays from the last commit; the watermark
-// makes the replay apply nothing twice. A crash after step 4 leaves the
+// makes the replay apply nothing twice. A crash after step 5 leaves the
 // messages in the outbox: the next owner of the partition publishes them,
 // unchanged, before anything else, so every transition is published once
 // or more, always with the same id and content, and consumers drop repeats
 // by id.
+//
+// # State loss
+//
+// When a worker starts (and whenever a batch finds the checkpoint lower
+// than the one it wrote), it compares the partition's checkpoint in Redis
+// with the offset to start from. Below it, Redis lost writes that Kafka's
+// committed offsets count as done: the worker rewinds to the checkpoint
+// (the start of the input when there is none), replays, and counts it in
+// clienting_state_rewinds_total; the watermarks make the replay exact.
+// When the input topic no longer holds those offsets, the partition stops:
+// /readyz answers 503 naming it, clienting_state_lost_partitions is 1,
+// until AcceptStateLoss lets it go on from the committed offset on what
+// Redis kept. A write refused because another writer moved the checkpoint
+// or a customer (an owner that lost the partition) makes the worker read
+// the partition again from the batch, with an empty cache
+// (clienting_state_fenced_writes_total).
 //
 // # Time-driven transitions
 //
@@ -73,5 +95,8 @@
 // kafka_errors_total{op}, transitions_total{segmentation,from,to},
 // recovery_events_total{priority}, sweep_customers_total,
 // sweep_duration_seconds, sweep_backlog_customers{topic,partition},
-// assigned_partitions, rebalances_total.
+// assigned_partitions, rebalances_total, state_cache_hits_total,
+// state_cache_misses_total, state_cache_evictions_total,
+// state_cache_bytes, state_fenced_writes_total, dedupe_forgotten_total,
+// state_rewinds_total, state_lost_partitions{topic,partition}.
 package processor

@@ -1,91 +1,102 @@
-// Package state keeps the per-customer state of clienting in Redis.
+// Package state keeps the per-customer state of clienting in Redis and
+// applies events to it.
 //
-// # Layout
+// # Applying events
 //
-// All of a customer's state is one hash, <prefix>:c:{<customer id>}. One
-// key per customer means the apply script touches a single key, so it is
-// atomic and works on Redis Cluster whatever bytes the id holds (braces
-// included). Per-partition keys carry the topic and partition in their hash
-// tag: the due index <prefix>:due:{<topic>:<partition>} is a sorted set of
-// customer ids scored by due time in unix milliseconds.
+// Apply is a pure function: it applies one decoded event to a customer's
+// State and says what it did. Applied: the aggregates (money, purchases,
+// refunds, complaints, contacts), the rolling window of purchase buckets,
+// the watermark, the dedupe memory and the source sequence reflect the
+// event. Redelivery: the message's offset is at or below the customer's
+// watermark for its input partition; nothing changes. Duplicate: the event
+// id was applied within Rules.DedupeWindow of event time (however many
+// events came in between), or the event's source_seq is at or below the
+// highest applied of its source; only the watermark moves. Rejected: a sum
+// would leave the 64-bit range; the error is an *events.DecodeError with
+// reason overflow that names the field, and only the watermark moves, so a
+// redelivery is not rejected twice. Money is summed in int64 minor units
+// with overflow checks; no float touches it.
 //
-// Hash fields (times are unix seconds, money integer minor units):
+// The dedupe memory keeps, per customer, the 8-byte hash and the event
+// time of each event applied within the window (against the customer's
+// latest event time), at most Rules.MaxRecent (Config.DedupeMaxIDs,
+// default 64) of them: 9 to 12 bytes each. A customer with more events in
+// one window forgets the oldest early, and Report.Forgotten counts them
+// (the processor's clienting_dedupe_forgotten_total).
 //
-//	fs, le        first and latest event time of any type
-//	fp, lp        first and latest sale time (by event time, not arrival)
-//	n, pd         lifetime sales and distinct sale days
-//	m, mg         lifetime net money and net margin (refunds subtracted)
-//	rf, rm        lifetime refunds and refunded money
-//	<D>           rolling-window bucket starting on day D (days since
-//	              1970-01-01, the only field names that start with a
-//	              digit): "sales:net money[:net margin]", the margin left
-//	              out when zero
-//	ct, c1..c4    complaints opened; open complaints by severity
-//	lc, lk        latest complaint and contact time
-//	k, kc, kr     contacts, contacts since the latest sale, responses
-//	o:<t>:<p>     applied-offset watermark of topic t, partition p
-//	ids           the last IDMemory event ids, 8-byte hashes, newest first
-//	q:<source>    the highest source_seq applied of the events of source
-//	p:<name>      last published segment of segmentation name (p:churn:
-//	              churn-risk level)
-//	seq           transitions published for the customer
-//	sc, cb        scores and population contribution of the last
-//	              evaluation
+// # Values
 //
-// Every field name is short and every value at most 64 bytes (a bucket's
-// three 64-bit numbers take at most 61), so that a customer's hash stays
-// a listpack under Redis's default hash-max-listpack-value, and a customer
-// holds at most WindowDays/BucketDays+2 buckets (sources are at most 62
-// bytes, so q:<source> fits too). The watermark's name holds the topic:
-// a topic name over 60 bytes or so would make it longer. Hashes written
-// before buckets were packed (b<D>, v<D>, g<D>: sales, net money, net margin)
-// still decode and are deleted like packed ones once they leave the window;
-// the script no longer updates them.
+// A customer is one key, <prefix>:c:{<customer id>} (one hash tag: Redis
+// Cluster works whatever bytes the id holds), holding one binary string
+// (AppendValue, DecodeValue):
 //
-// # Exactly once
+//	byte     version (Version, 2)
+//	byte     W, the number of watermarks
+//	W x 16   watermark: partition id (8 bytes: 32-bit hash of the topic,
+//	         32-bit partition), applied offset (8 bytes), big-endian
+//	varint   FirstSeen, unix seconds (zigzag)
+//	uvarint  presence bits, then the present fields in bit order: times as
+//	         seconds after FirstSeen; counts, money and margin as varints;
+//	         open complaints by severity; the last R, F, M, T scores in
+//	         nibbles; the population contribution (four bins); the due
+//	         time (milliseconds after FirstSeen); the window buckets (day
+//	         gaps, count, money, margin); the recent event ids (hash,
+//	         seconds before the latest event); the source sequences and the
+//	         published segments, whose names are numbers
 //
-// The apply script (apply.lua) compares the message's offset with the
-// customer's watermark for that partition: at or below it, the message is a
-// redelivery and nothing changes. Otherwise it looks the event id up in the
-// recent-id memory: a hit is a producer duplicate. Only then does it apply
-// the event, advance the watermark and remember the id, all in one atomic
-// script. Because a customer's events share a partition, the watermark is
-// exact for redeliveries; the id memory is bounded (IDMemory, default 8)
-// and catches duplicates sent close together, which is how producer retries
-// duplicate.
+// Names (segmentations, segments, churn-risk levels, sources) are numbered
+// once in a dictionary, the hash <prefix>:names (name -> number; "#" holds
+// the last number given), read at start and extended by a script when a
+// batch brings a new name. Numbers never change; after a loss of Redis
+// data the processor writes back the numbers it knows (RestoreNames).
+// A typical customer (a year of purchases, five published segments) takes
+// 60 to 120 bytes; `redis-cli --raw GET` shows it, and `go doc
+// state.AppendValue` spells the layout out.
 //
-// An event with a source (events.Event.Source, such as the history
-// importer's) carries its number in that source, SourceSeq, and the source
-// numbers each customer's events in the order it publishes them. The hash
-// keeps the highest applied SourceSeq per source (q:<source>): an event at
-// or below it is a duplicate however long ago the original was applied,
-// so a source can publish its events again, all of them or from any point,
-// and nothing is counted twice. One field per source, whatever the number
-// of events: memory stays bounded. A duplicate of either kind advances the
-// watermark and changes nothing else.
+// # Writes, fences, checkpoints
 //
-// Money is summed exactly: the script adds in Lua numbers while both
-// operands are below 5e13 in magnitude, where doubles hold every integer,
-// and in decimal strings above, failing as HINCRBY does past the 64-bit
-// range (and writing nothing then). When a purchase opens a new bucket, the
-// buckets that left the rolling window (judged against the customer's
-// latest event time) are deleted.
+// The processor caches states per partition and writes each changed
+// customer once per batch, with Write: one pipelined round trip that runs
+// write.lua (no domain logic: it only decides what may land) and updates
+// the partition's keys. Two guards:
 //
-// # Cost
+//   - The fence: a customer's value lands only if the stored watermark for
+//     the writing partition is lower than the value's (equal is enough for
+//     a write that applies no event, such as a sweep), so an owner that lost
+//     the partition in a rebalance can never overwrite newer state.
+//   - The checkpoint: <prefix>:ck:{<topic>:<partition>} holds the next
+//     offset of the partition whose events the store holds, and the token
+//     of its writer. A write names the checkpoint it expects: a lower one
+//     means Redis lost writes (no persistence, a failover, a restore from a
+//     backup) and nothing is written; a higher one means another writer
+//     moved it and nothing is written either. A retried write whose first
+//     attempt landed (its reply was lost) is recognized by the token.
 //
-// The script reads the hash once (HGETALL) and writes it once (one HSET,
-// and an HDEL when buckets leave the window): in Redis, each redis.call
-// and each string crossing into Lua costs more than the arithmetic around
-// it. It returns the state after the event as one string (fields and
-// values separated by newlines, then the outcome), which ApplyBatch
-// decodes without an allocation per field.
+// On a standalone Redis the checkpoint, the outbox and the customers of a
+// batch are written by one script call, atomically. On Redis Cluster they
+// live in different slots: the checkpoint and outbox are written by one
+// call and each customer by its own, in the same pipeline; the fence still
+// holds per customer, but a loss on a node other than the checkpoint's is
+// not detected.
 //
-// A batch of events is applied with one pipelined round trip (EVALSHA per
-// event), its arguments built in one buffer; after a Redis restart forgets
-// the script it is loaded again and the batch replayed, which the
-// watermark makes harmless. RecordBatch writes a batch's records in one
-// round trip too: one HSET per customer, and per partition key one command
-// for the whole batch (the outbox, the population and segment counts summed
-// over the batch, the due index); RecordAndClear clears the previous
-// batch's published outbox entries in the same round trip.
+// # Partition keys
+//
+// Per input partition, in the hash tag {<topic>:<partition>}: the due index
+// <prefix>:due:{...} (a sorted set of customer ids by due time in unix
+// milliseconds), the population histograms <prefix>:pop:{...}, the segment
+// counts <prefix>:seg:{...}, the outbox <prefix>:ob:{...} (OutboxKey) and
+// the checkpoint <prefix>:ck:{...}.
+//
+// # Upgrade from release 1
+//
+// Release 1 kept a customer as a hash (fields fs, le, fp, lp, n, pd, m,
+// mg, rf, rm, buckets "<day>" = "count:money[:margin]" or b<D>/v<D>/g<D>,
+// ct, c1..c4, lc, lk, k, kc, kr, o:<topic>:<partition> watermarks, ids (8
+// recent 8-byte id hashes), q:<source>, p:<segmentation>, seq, sc, cb) and
+// no checkpoint. Load reads such a hash (GET fails with WRONGTYPE, HGETALL
+// follows) and the next write replaces it, fenced by its watermark field;
+// its recent ids count as applied at the customer's latest event. A
+// partition with a committed offset, no checkpoint and release-1 partition
+// keys starts at the committed offset and gets a checkpoint with its first
+// batch. VersionPrevious names that layout.
 package state

@@ -68,6 +68,9 @@ func newApp(cfg Config, log *slog.Logger, opts appOptions) (*app, error) {
 	if a.store, err = state.New(a.rdb, cfg.stateConfig()); err != nil {
 		return nil, err
 	}
+	if cfg.Redis.IDMemory != 0 {
+		a.log.Warn("redis.id_memory is ignored: duplicates are now caught by event time, see dedupe.window and dedupe.max_ids")
+	}
 	dc := cfg.decoderConfig()
 	dc.Now = opts.now
 	if a.decoder, err = events.NewDecoder(dc); err != nil {

@@ -29,9 +29,9 @@ stops after --count events, after --duration, at the end of the span, or on
 Ctrl-C, whichever comes first.
 
 The same --seed and --customers give the same events with the same ids, so
-publishing twice sends duplicates (which the processor detects while they
-are among a customer's last redis.id_memory event ids). Use another --seed
-for fresh data.
+publishing twice sends duplicates (which the processor drops while they
+are within dedupe.window of event time of the customer's latest event). Use
+another --seed for fresh data.
 
 Flags:
 `

@@ -372,7 +372,7 @@ func retailRows(customer string, invoice int, times ...time.Time) string {
 // TestLoadTwiceChangesNothing imports a file twice into the real Kafka and
 // runs the processor after each import: the second import must leave every
 // customer's state and the segment-change stream unchanged, also for a
-// customer with many more orders than redis.id_memory. Then it imports the
+// customer with many more orders than the 8 event ids release 1 remembered. Then it imports the
 // file extended with later orders: only those are applied.
 func TestLoadTwiceChangesNothing(t *testing.T) {
 	now := time.Date(2011, 1, 15, 0, 0, 0, 0, time.UTC)
