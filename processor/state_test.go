@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/clienting/clienting/events"
 	"github.com/clienting/clienting/internal/kafkatest"
@@ -197,4 +201,105 @@ func testutilValue(c prometheus.Counter) float64 {
 		return -1
 	}
 	return m.GetCounter().GetValue()
+}
+
+// When Redis lost a partition's state and the input topic no longer holds
+// the offsets to replay (retention deleted them), the partition stops:
+// the processor is not ready and names it, the lost-partition gauge is 1,
+// and nothing of that partition is processed. The other partitions, whose
+// input still starts at offset 0, are replayed. With AcceptStateLoss the
+// stopped partition goes on from the committed offset.
+func TestStateLostStopsPartition(t *testing.T) {
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	h := newHarness(t, now)
+	t0 := now.Add(-10 * 24 * time.Hour)
+	var msgs []kafka.Message
+	for i := range 200 {
+		msgs = append(msgs, purchase("lost-"+strconv.Itoa(i), "c-"+strconv.Itoa(i%40), t0.Add(time.Duration(i)*time.Minute), "3.00"))
+	}
+	kafkatest.Produce(t, h.brokers, h.input(), msgs)
+	stop := h.start(t)
+	h.waitCaughtUp(t, 2*time.Minute)
+	require.NoError(t, stop())
+
+	// Redis loses everything of this test; retention deletes the first
+	// records of partition 2
+	ctx := context.Background()
+	deletePrefix(t, h.rdb, h.store.Config().Prefix)
+	deleteRecords(t, h.brokers, h.input(), 2, 5)
+
+	m, err := processor.NewMetrics(nil)
+	require.NoError(t, err)
+	p, err := processor.New(h.cfg, h.store, h.dec, h.engine, m)
+	require.NoError(t, err)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	testenv.Wait(t, time.Minute, func() bool { return strings.Contains(p.NotReady(), h.input()+"/2") })
+	require.False(t, p.Ready())
+	require.Contains(t, p.NotReady(), "the input topic starts at 5")
+	testenv.Wait(t, time.Minute, func() bool { return testutilValue(m.StateRewinds) >= 3 })
+	var g dto.Metric
+	require.NoError(t, m.StateLost.WithLabelValues(h.input(), "2").Write(&g))
+	require.Equal(t, 1.0, g.GetGauge().GetValue())
+	cancel()
+	require.NoError(t, <-done)
+
+	// accepting the loss, the partition goes on
+	h.cfg.AcceptStateLoss = true
+	p, err = processor.New(h.cfg, h.store, h.dec, h.engine, nil)
+	require.NoError(t, err)
+	runCtx, cancel = context.WithCancel(ctx)
+	defer cancel()
+	go func() { done <- p.Run(runCtx) }()
+	testenv.Wait(t, time.Minute, p.Ready)
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// deletePrefix deletes every key of a test's prefix (on every master of a
+// cluster).
+func deletePrefix(t *testing.T, rdb redis.UniversalClient, prefix string) {
+	t.Helper()
+	del := func(ctx context.Context, c redis.Cmdable) error {
+		iter := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+		for iter.Next(ctx) {
+			if err := c.Del(ctx, iter.Val()).Err(); err != nil {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	ctx := context.Background()
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		require.NoError(t, cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return del(ctx, c) }))
+		return
+	}
+	require.NoError(t, del(ctx, rdb))
+}
+
+// deleteRecords deletes the records of a partition below offset, as
+// retention does (kafka-go has no DeleteRecords; franz-go's request is
+// sent with its client).
+func deleteRecords(t *testing.T, brokers []string, topic string, partition int32, offset int64) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	req.TimeoutMillis = 30000
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	rp.Partition, rp.Offset = partition, offset
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	require.NoError(t, err)
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			require.NoError(t, kerr.ErrorForCode(rp.ErrorCode), "delete records of %s/%d", topic, rp.Partition)
+			require.Equal(t, offset, rp.LowWatermark)
+		}
+	}
 }
