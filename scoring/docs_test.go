@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -9,18 +10,21 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// TestReadmeHasFragment: README.md carries README.fragment.md verbatim
-// between its scoring markers.
+// TestReadmeHasFragment: docs/scoring.md (the Scoring section moved there
+// from README.md) carries README.fragment.md verbatim between its scoring
+// markers. The fragment's relative links are written from the repository
+// root; in docs/ they take a "../" in front.
 func TestReadmeHasFragment(t *testing.T) {
 	frag, err := os.ReadFile("README.fragment.md")
 	require.NoError(t, err)
-	readme, err := os.ReadFile("../README.md")
+	scoringDoc, err := os.ReadFile("../docs/scoring.md")
 	require.NoError(t, err)
-	doc := string(readme)
+	doc := string(scoringDoc)
 	begin, end := strings.Index(doc, "<!-- scoring:begin -->\n"), strings.Index(doc, "<!-- scoring:end -->")
-	require.True(t, begin >= 0 && end > begin, "README.md lacks the scoring markers")
-	require.Equal(t, strings.TrimSpace(string(frag)), strings.TrimSpace(doc[begin+len("<!-- scoring:begin -->\n"):end]),
-		"README.md's Scoring section differs from scoring/README.fragment.md: copy the fragment in")
+	require.True(t, begin >= 0 && end > begin, "docs/scoring.md lacks the scoring markers")
+	want := regexp.MustCompile(`\]\(([^)#:]+)\)`).ReplaceAllString(string(frag), "](../$1)")
+	require.Equal(t, strings.TrimSpace(want), strings.TrimSpace(doc[begin+len("<!-- scoring:begin -->\n"):end]),
+		"docs/scoring.md's Scoring section differs from scoring/README.fragment.md: copy the fragment in (relative links with ../)")
 }
 
 // TestReadmeFragment keeps README.fragment.md in step with the code: every
