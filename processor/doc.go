@@ -87,7 +87,7 @@
 //
 // # Metrics
 //
-// All in the clienting_ namespace; see NewMetrics and the README:
+// All in the clienting_ namespace; see NewMetrics and docs/metrics.md:
 // events_total{type,outcome}, decode_errors_total{reason},
 // batch_duration_seconds, batch_messages, end_to_end_latency_seconds,
 // consumer_lag_messages{topic,partition}, redis_duration_seconds{op},
