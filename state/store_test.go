@@ -2,219 +2,545 @@ package state_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clienting/clienting/events"
 	"github.com/clienting/clienting/internal/testenv"
+	"github.com/clienting/clienting/scoring"
 	"github.com/clienting/clienting/state"
 )
 
-func newStore(t testing.TB, cfg state.Config) (*state.Store, *redis.Client) {
+// TestStore runs the store's behaviour suite on the test Redis: the
+// standalone one, or the Redis Cluster in testenv.ClusterMode (the second
+// pass of scripts/test.sh). TestStoreCluster runs it on the cluster too.
+func TestStore(t *testing.T) {
+	storeSuite(t, testenv.RedisClient(t))
+}
+
+// newStore returns a store with a prefix of its own on rdb.
+func newStore(t testing.TB, rdb redis.UniversalClient, cfg state.Config) *state.Store {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t), DisableIdentity: true})
-	t.Cleanup(func() { _ = rdb.Close() })
-	cfg.Prefix = testenv.Unique(t, "s")
+	if cfg.Prefix == "" {
+		cfg.Prefix = testenv.Unique(t, "s")
+	}
 	s, err := state.New(rdb, cfg)
 	require.NoError(t, err)
-	return s, rdb
+	return s
 }
 
-var day0 = time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC) // a Monday
-
-func sale(id, cust string, t time.Time, cents int64) *events.Event {
-	return &events.Event{ID: id, Type: events.TypePurchase, CustomerID: cust, Time: t,
-		Purchase: events.Purchase{OrderID: "o" + id, Amount: cents, Currency: "USD"}}
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
 
-func refund(id, cust string, t time.Time, cents int64) *events.Event {
-	e := sale(id, cust, t, cents)
-	e.Purchase.Refund = true
-	return e
-}
+const topic = "in"
 
-func apply(t *testing.T, s *state.Store, batch ...state.Apply) []state.Result {
+// record is the record of st for partition 3 of topic, encoded by s.
+func record(t *testing.T, s *state.Store, st *state.State, strict bool) state.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	res, err := s.ApplyBatch(ctx, batch, nil)
+	v, err := s.AppendValue(ctxFor(t), nil, st)
 	require.NoError(t, err)
-	require.Len(t, res, len(batch))
+	return state.Record{CustomerID: st.ID, Value: v, Offset: offsetOf(st, in3), Strict: strict}
+}
+
+func write(t *testing.T, s *state.Store, b *state.Batch) state.WriteResult {
+	t.Helper()
+	if b.Topic == "" {
+		b.Topic, b.Partition = topic, 3
+	}
+	res, err := s.Write(ctxFor(t), b)
+	require.NoError(t, err)
 	return res
 }
 
-func at(e *events.Event, offset int64) state.Apply {
-	return state.Apply{Event: e, Topic: "in", Partition: 3, Offset: offset}
+func load(t *testing.T, s *state.Store, ids ...string) []state.Loaded {
+	t.Helper()
+	out, err := s.Load(ctxFor(t), ids)
+	require.NoError(t, err)
+	require.Len(t, out, len(ids))
+	return out
 }
 
-func TestApplyExactlyOnce(t *testing.T) {
-	s, _ := newStore(t, state.Config{})
-	c := "cust {1}"
-	res := apply(t, s, at(sale("a", c, day0, 1050), 10), at(sale("b", c, day0.Add(48*time.Hour), 250), 11))
-	require.Equal(t, state.Applied, res[0].Outcome)
-	require.Equal(t, state.Applied, res[1].Outcome)
-	require.Equal(t, int64(1300), res[1].Customer.Money)
-	require.Equal(t, int64(2), res[1].Customer.Purchases)
-	require.Equal(t, int64(2), res[1].Customer.PurchaseDays)
-
-	// redelivery of an applied offset: no change
-	res = apply(t, s, at(sale("a", c, day0, 1050), 10), at(sale("b", c, day0.Add(48*time.Hour), 250), 11))
-	require.Equal(t, state.Redelivery, res[0].Outcome)
-	require.Equal(t, state.Redelivery, res[1].Outcome)
-	require.Equal(t, int64(1300), res[1].Customer.Money)
-
-	// producer duplicate: same event id at a new offset
-	res = apply(t, s, at(sale("a", c, day0, 1050), 12))
-	require.Equal(t, state.Duplicate, res[0].Outcome)
-	require.Equal(t, int64(1300), res[0].Customer.Money)
-	require.Equal(t, int64(2), res[0].Customer.Purchases)
-
-	// and the duplicate's offset is now applied too
-	res = apply(t, s, at(sale("zzz", c, day0, 1), 12))
-	require.Equal(t, state.Redelivery, res[0].Outcome)
-}
-
-func TestIDMemoryIsBounded(t *testing.T) {
-	s, rdb := newStore(t, state.Config{IDMemory: 4})
-	c := "bounded"
-	for i := range 10 {
-		apply(t, s, at(sale(fmt.Sprint("e", i), c, day0.Add(time.Duration(i)*time.Hour), 100), int64(i)))
+// customer applies the steps to a new state of customer id.
+func customer(t *testing.T, id string, steps ...step) *state.State {
+	t.Helper()
+	st := &state.State{}
+	st.ID = id
+	for i := range steps {
+		steps[i].e.CustomerID = id
 	}
-	ids, err := rdb.HGet(context.Background(), s.CustomerKey(c), "ids").Result()
-	require.NoError(t, err)
-	require.Len(t, ids, 4*8)
-	// the 4 most recent ids are remembered, older ones are not
-	res := apply(t, s, at(sale("e9", c, day0, 100), 100), at(sale("e6", c, day0, 100), 101), at(sale("e5", c, day0, 100), 102))
-	require.Equal(t, state.Duplicate, res[0].Outcome)
-	require.Equal(t, state.Duplicate, res[1].Outcome)
-	require.Equal(t, state.Applied, res[2].Outcome, "ids beyond the memory are forgotten; the offset watermark covers redelivery")
+	require.NoError(t, run(t, st, rules(), steps...))
+	return st
 }
 
-func TestRefundsComplaintsContacts(t *testing.T) {
-	s, _ := newStore(t, state.Config{})
-	c := "mixed"
-	cp := func(id string, sev events.Severity, resolved bool, t time.Time) *events.Event {
-		return &events.Event{ID: id, Type: events.TypeComplaint, CustomerID: c, Time: t,
-			Complaint: events.Complaint{ComplaintID: "k", Severity: sev, Resolved: resolved}}
-	}
-	ct := func(id string, t time.Time) *events.Event {
-		return &events.Event{ID: id, Type: events.TypeContact, CustomerID: c, Time: t,
-			Contact: events.Contact{ContactID: id, Channel: "email"}}
-	}
-	e1 := sale("s1", c, day0, 10000)
-	e1.Purchase.Margin, e1.Purchase.HasMargin = 3000, true
-	r1 := refund("r1", c, day0.Add(time.Hour), 2500)
-	r1.Purchase.Margin, r1.Purchase.HasMargin = 700, true
-	res := apply(t, s,
-		at(e1, 1), at(r1, 2),
-		at(cp("c1", events.SeverityHigh, false, day0.Add(2*time.Hour)), 3),
-		at(cp("c2", events.SeverityLow, false, day0.Add(3*time.Hour)), 4),
-		at(cp("c3", events.SeverityHigh, true, day0.Add(4*time.Hour)), 5),
-		state.Apply{Event: ct("k1", day0.Add(5*time.Hour)), Topic: "in", Partition: 3, Offset: 6, Response: true},
-		at(ct("k2", day0.Add(6*time.Hour)), 7),
-	)
-	got := res[len(res)-1].Customer
-	require.Equal(t, int64(7500), got.Money)
-	require.Equal(t, int64(2300), got.Margin)
-	require.Equal(t, int64(1), got.Refunds)
-	require.Equal(t, int64(2500), got.RefundMoney)
-	require.Equal(t, int64(1), got.Purchases)
-	require.Equal(t, int64(2), got.Complaints)
-	require.Equal(t, int64(0), got.OpenBySeverity[events.SeverityHigh])
-	require.Equal(t, int64(1), got.OpenBySeverity[events.SeverityLow])
-	require.Equal(t, int64(2), got.Contacts)
-	require.Equal(t, int64(2), got.ContactsSinceLastPurchase)
-	require.Equal(t, int64(1), got.Responses)
-	require.Len(t, got.Window, 1)
-	require.Equal(t, int64(1), got.Window[0].Count)
-	require.Equal(t, int64(7500), got.Window[0].Money)
-	require.Equal(t, int64(2300), got.Window[0].Margin)
-
-	// a new sale resets contacts since last purchase
-	res = apply(t, s, at(sale("s2", c, day0.Add(24*time.Hour), 100), 8))
-	require.Equal(t, int64(0), res[0].Customer.ContactsSinceLastPurchase)
+func isCluster(rdb redis.UniversalClient) bool {
+	_, ok := rdb.(*redis.ClusterClient)
+	return ok
 }
 
-func TestLateEventsAndWindow(t *testing.T) {
-	s, _ := newStore(t, state.Config{BucketDays: 7, WindowDays: 28})
-	c := "late"
-	res := apply(t, s, at(sale("new", c, day0, 500), 1), at(sale("old", c, day0.Add(-10*24*time.Hour), 300), 2))
-	got := res[1].Customer
-	require.True(t, got.LastPurchase.Equal(day0), "recency follows the latest event time, not arrival")
-	require.True(t, got.FirstPurchase.Equal(day0.Add(-10*24*time.Hour)))
-	require.Len(t, got.Window, 2)
-	require.Less(t, got.Window[0].Day, got.Window[1].Day)
+func storeSuite(t *testing.T, rdb redis.UniversalClient) {
+	cluster := isCluster(rdb)
+	t.Run("load a missing customer", func(t *testing.T) {
+		s := newStore(t, rdb, state.Config{})
+		got := load(t, s, "nobody", "x {y}")
+		for i, id := range []string{"nobody", "x {y}"} {
+			require.False(t, got[i].Found)
+			require.Equal(t, state.State{Customer: scoring.Customer{ID: id}}, got[i].State)
+		}
+		st := []*state.State{{Customer: scoring.Customer{ID: "junk", Money: 7}}}
+		ck, err := s.LoadInto(ctxFor(t), topic, 3, []string{"nobody"}, st)
+		require.NoError(t, err)
+		require.Equal(t, int64(state.NoCheckpoint), ck)
+		require.Equal(t, "nobody", st[0].ID)
+		require.Zero(t, st[0].Money, "a missing customer's state is emptied")
+		ck, err = s.ReadCheckpoint(ctxFor(t), topic, 3)
+		require.NoError(t, err)
+		require.Equal(t, int64(state.NoCheckpoint), ck)
+	})
 
-	// 40 days later the first two buckets have left the 28-day window
-	res = apply(t, s, at(sale("later", c, day0.Add(40*24*time.Hour), 100), 3))
-	got = res[0].Customer
-	require.Len(t, got.Window, 1)
-	require.Equal(t, int64(100), got.Window[0].Money)
-	require.Equal(t, int64(900), got.Money, "lifetime money keeps what left the window")
+	t.Run("write and load any customer id", func(t *testing.T) {
+		s := newStore(t, rdb, state.Config{})
+		ids := []string{"}", "{", "{}", "a}b{c", "  spaced  ", "émoji 🎉", strings.Repeat("x", 256), "null\x00byte", "a:c:{b}"}
+		var recs []state.Record
+		var want []*state.State
+		for i, id := range ids {
+			st := customer(t, id,
+				at(sale(fmt.Sprint("s", i), id, day0, int64(i+1)), int64(2*i)),
+				at(sourced(complaint(fmt.Sprint("c", i), id, day0.Add(time.Hour), events.SeverityHigh, false), "crm", 5), int64(2*i+1)),
+			)
+			st.Published = map[string]string{"rfm": "new", scoring.ChurnKey: "low"}
+			st.Seq = int64(i)
+			st.Due = day0.Add(time.Duration(i) * time.Minute)
+			want = append(want, st)
+			recs = append(recs, record(t, s, st, true))
+		}
+		res := write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 10, Records: recs})
+		require.Equal(t, state.WriteResult{Checkpoint: 10}, res)
+		for i, l := range load(t, s, ids...) {
+			require.True(t, l.Found, "id %q", ids[i])
+			require.Equal(t, *want[i], l.State, "id %q", ids[i])
+		}
+		states := []*state.State{{}, {}}
+		ck, err := s.LoadInto(ctxFor(t), topic, 3, ids[:2], states)
+		require.NoError(t, err)
+		require.Equal(t, int64(10), ck)
+		require.Equal(t, *want[0], *states[0])
 
-	// an event older than the window counts in lifetime, not in a bucket
-	res = apply(t, s, at(sale("ancient", c, day0.Add(-100*24*time.Hour), 7), 4))
-	got = res[0].Customer
-	require.Len(t, got.Window, 1)
-	require.Equal(t, int64(907), got.Money)
-	require.Equal(t, int64(4), got.Purchases)
-}
+		// a value nobody can decode is an error naming the customer
+		require.NoError(t, rdb.Set(ctxFor(t), s.CustomerKey("bad"), "\x02garbage", 0).Err())
+		_, err = s.Load(ctxFor(t), []string{ids[0], "bad"})
+		require.ErrorContains(t, err, `"bad"`)
+	})
 
-func TestAnyCustomerID(t *testing.T) {
-	s, _ := newStore(t, state.Config{})
-	ids := []string{"}", "{", "{}", "a}b{c", "  spaced  ", "émoji 🎉", strings.Repeat("x", 256), "null\x00byte"}
-	for i, id := range ids {
-		res := apply(t, s, at(sale(fmt.Sprint("id", i), id, day0, int64(i+1)), int64(i)))
-		require.Equal(t, state.Applied, res[0].Outcome, "id %q", id)
-		require.Equal(t, int64(i+1), res[0].Customer.Money, "id %q", id)
-	}
-	loaded, err := s.Load(context.Background(), ids)
-	require.NoError(t, err)
-	for i, l := range loaded {
-		require.True(t, l.Found)
-		require.Equal(t, ids[i], l.Customer.ID)
-		require.Equal(t, int64(i+1), l.Customer.Money, "id %q", ids[i])
-	}
-}
+	t.Run("fence", func(t *testing.T) {
+		s := newStore(t, rdb, state.Config{})
+		for _, tc := range []struct {
+			name   string
+			off    int64
+			strict bool
+			lands  bool
+		}{
+			{"lower, strict", 9, true, false},
+			{"lower, not strict", 9, false, false},
+			{"equal, strict", 10, true, false},
+			{"equal, not strict", 10, false, true},
+			{"higher, strict", 11, true, true},
+			{"higher, not strict", 11, false, true},
+			{"none, not strict", -1, false, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				id := "fence " + tc.name
+				st := &state.State{Customer: scoring.Customer{ID: id, Money: 1},
+					Watermarks: []state.Watermark{{Partition: state.PartitionOf("elsewhere", 0), Offset: 99}, {Partition: in3, Offset: 10}}}
+				require.Empty(t, write(t, s, &state.Batch{Records: []state.Record{record(t, s, st, true)}}).Fenced)
+				st.Money = 2
+				st.Watermarks = nil
+				if tc.off >= 0 {
+					st.Watermarks = []state.Watermark{{Partition: in3, Offset: tc.off}}
+				}
+				res := write(t, s, &state.Batch{Records: []state.Record{record(t, s, st, tc.strict)}})
+				got := load(t, s, id)[0]
+				if tc.lands {
+					require.Empty(t, res.Fenced)
+					require.Equal(t, int64(2), got.State.Money)
+					require.Equal(t, st.Watermarks, got.State.Watermarks)
+				} else {
+					require.Equal(t, []string{id}, res.Fenced)
+					require.Equal(t, int64(1), got.State.Money)
+					require.Equal(t, int64(10), offsetOf(&got.State, in3))
+				}
+			})
+		}
 
-func TestScriptReloadAfterFlush(t *testing.T) {
-	s, rdb := newStore(t, state.Config{})
-	apply(t, s, at(sale("x1", "flush", day0, 1), 1))
-	require.NoError(t, rdb.ScriptFlush(context.Background()).Err())
-	res := apply(t, s, at(sale("x2", "flush", day0, 1), 2))
-	require.Equal(t, state.Applied, res[0].Outcome)
-	require.Equal(t, int64(2), res[0].Customer.Money)
-}
+		t.Run("no watermark of the partition stored", func(t *testing.T) {
+			id := "other partition"
+			st := &state.State{Customer: scoring.Customer{ID: id, Money: 1}, Watermarks: []state.Watermark{{Partition: state.PartitionOf(topic, 4), Offset: 50}}}
+			require.Empty(t, write(t, s, &state.Batch{Topic: topic, Partition: 4, Records: []state.Record{{CustomerID: id, Value: record(t, s, st, true).Value, Offset: 50, Strict: true}}}).Fenced)
+			st.Watermarks = append(st.Watermarks, state.Watermark{Partition: in3, Offset: 0})
+			st.Money = 3
+			require.Empty(t, write(t, s, &state.Batch{Records: []state.Record{record(t, s, st, true)}}).Fenced)
+			require.Equal(t, int64(3), load(t, s, id)[0].State.Money)
+		})
 
-func TestRecordAndDue(t *testing.T) {
-	s, _ := newStore(t, state.Config{})
-	ctx := context.Background()
-	apply(t, s, at(sale("d1", "due-a", day0, 1), 1), at(sale("d2", "due-b", day0, 1), 2))
-	require.NoError(t, s.RecordBatch(ctx, "in", 3, []state.Record{
-		{CustomerID: "due-a", Published: map[string]string{"rfm": "new", "churn": "low"}, Seq: 2, Due: day0.Add(time.Hour)},
-		{CustomerID: "due-b", Due: day0.Add(3 * time.Hour)},
-	}))
-	due, err := s.Due(ctx, "in", 3, day0.Add(2*time.Hour), 10)
-	require.NoError(t, err)
-	require.Equal(t, []string{"due-a"}, due)
-	n, err := s.DueBacklog(ctx, "in", 3, day0.Add(4*time.Hour))
-	require.NoError(t, err)
-	require.Equal(t, int64(2), n)
-	loaded, err := s.Load(ctx, []string{"due-a", "nobody"})
-	require.NoError(t, err)
-	require.Equal(t, map[string]string{"rfm": "new", "churn": "low"}, loaded[0].Customer.Published)
-	require.Equal(t, int64(2), loaded[0].Customer.Seq)
-	require.False(t, loaded[1].Found)
+		t.Run("one fenced customer does not stop the others", func(t *testing.T) {
+			a := &state.State{Customer: scoring.Customer{ID: "mixed a"}, Watermarks: []state.Watermark{{Partition: in3, Offset: 20}}}
+			b := &state.State{Customer: scoring.Customer{ID: "mixed b"}, Watermarks: []state.Watermark{{Partition: in3, Offset: 20}}}
+			write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 21, Records: []state.Record{record(t, s, a, true), record(t, s, b, true)}})
+			a.Money, b.Money = 5, 6
+			a.Watermarks[0].Offset = 19 // an older owner's view
+			b.Watermarks[0].Offset = 25
+			c := &state.State{Customer: scoring.Customer{ID: "mixed c", Money: 7}, Watermarks: []state.Watermark{{Partition: in3, Offset: 25}}}
+			res := write(t, s, &state.Batch{Checkpoint: true, Expect: 21, Next: 26, Records: []state.Record{
+				record(t, s, b, true), record(t, s, a, true), {CustomerID: "no value"}, record(t, s, c, true)}})
+			require.Equal(t, state.WriteResult{Checkpoint: 26, Fenced: []string{"mixed a"}}, res)
+			got := load(t, s, "mixed a", "mixed b", "mixed c", "no value")
+			require.Equal(t, []int64{0, 6, 7, 0}, []int64{got[0].State.Money, got[1].State.Money, got[2].State.Money, got[3].State.Money})
+			require.False(t, got[3].Found, "a record without a value writes no customer")
+		})
+	})
 
-	require.NoError(t, s.RecordBatch(ctx, "in", 3, []state.Record{{CustomerID: "due-a"}}))
-	due, err = s.Due(ctx, "in", 3, day0.Add(2*time.Hour), 10)
-	require.NoError(t, err)
-	require.Empty(t, due, "a zero due time removes the customer from the index")
+	t.Run("checkpoint", func(t *testing.T) {
+		s := newStore(t, rdb, state.Config{})
+		ck := func() int64 {
+			v, err := s.ReadCheckpoint(ctxFor(t), topic, 3)
+			require.NoError(t, err)
+			return v
+		}
+		cust := func(off int64) state.Record {
+			st := &state.State{Customer: scoring.Customer{ID: "ck", Money: off}, Watermarks: []state.Watermark{{Partition: in3, Offset: off}}}
+			return record(t, s, st, true)
+		}
+		batch := func(expect, next int64, token string, recs ...state.Record) *state.Batch {
+			return &state.Batch{Checkpoint: true, Expect: expect, Next: next, Token: token, Records: recs}
+		}
+		require.Equal(t, state.WriteResult{Checkpoint: 100}, write(t, s, batch(state.NoCheckpoint, 100, "w1", cust(99))))
+		require.Equal(t, int64(100), ck())
+		require.Equal(t, state.WriteResult{Checkpoint: 200}, write(t, s, batch(100, 200, "w1", cust(199))))
+		require.Equal(t, int64(200), ck())
+
+		// a sweep keeps it
+		require.Equal(t, state.WriteResult{Checkpoint: 200}, write(t, s, batch(200, 200, "w1")))
+		// a retry of a write that landed is recognized by its token
+		res := write(t, s, batch(100, 200, "w1", cust(199)))
+		require.True(t, res.Repeated)
+		require.Equal(t, int64(200), res.Checkpoint)
+		require.False(t, res.Lost || res.Ahead)
+		// another writer behind it writes nothing
+		res = write(t, s, batch(100, 150, "w0", cust(149)))
+		require.Equal(t, state.WriteResult{Ahead: true, Checkpoint: 200}, res)
+		require.Equal(t, state.WriteResult{Ahead: true, Checkpoint: 200}, write(t, s, batch(100, 200, "w2", cust(199))))
+		require.Equal(t, int64(200), ck())
+		if !cluster {
+			require.Equal(t, int64(199), load(t, s, "ck")[0].State.Money)
+		}
+		// other partitions have their own
+		require.Equal(t, state.WriteResult{Checkpoint: 7}, write(t, s, &state.Batch{Topic: topic, Partition: 4, Checkpoint: true, Expect: state.NoCheckpoint, Next: 7}))
+		states := []*state.State{{}}
+		got, err := s.LoadInto(ctxFor(t), topic, 3, []string{"ck"}, states)
+		require.NoError(t, err)
+		require.Equal(t, int64(200), got)
+		require.Equal(t, int64(199), states[0].Money)
+
+		// Redis lost the checkpoint: the write is refused
+		require.NoError(t, rdb.Del(ctxFor(t), s.CheckpointKey(topic, 3)).Err())
+		res = write(t, s, batch(200, 300, "w1", cust(299)))
+		require.Equal(t, state.WriteResult{Lost: true, Checkpoint: state.NoCheckpoint}, res)
+		require.Equal(t, int64(state.NoCheckpoint), ck(), "a lost checkpoint is not recreated")
+		if cluster {
+			// documented (Store.Write): on a cluster the customers are
+			// written by their own script calls in the same pipeline
+			require.Equal(t, int64(299), load(t, s, "ck")[0].State.Money)
+		} else {
+			require.Equal(t, int64(199), load(t, s, "ck")[0].State.Money, "nothing of a lost batch is written")
+		}
+
+		// and a checkpoint below the expected one is a loss too
+		require.NoError(t, rdb.Set(ctxFor(t), s.CheckpointKey(topic, 3), 50, 0).Err())
+		require.Equal(t, state.WriteResult{Lost: true, Checkpoint: 50}, write(t, s, batch(200, 300, "w1")))
+		require.Equal(t, int64(50), ck())
+		// a writer that expects it goes on
+		require.Equal(t, state.WriteResult{Checkpoint: 60}, write(t, s, batch(50, 60, "w3")))
+		require.Equal(t, int64(60), ck())
+	})
+
+	t.Run("outbox, populations, segments and due index", func(t *testing.T) {
+		s := newStore(t, rdb, state.Config{})
+		ctx := ctxFor(t)
+		msgs := []state.Message{{Topic: "seg", Value: []byte(`{"to":"new"}`)}, {Topic: "churn", Value: []byte{0, 1, 2}}}
+		enc := state.EncodeMessages(nil, msgs)
+		a := customer(t, "due-a", at(sale("d1", "", day0, 1), 1))
+		b := customer(t, "due-b", at(sale("d2", "", day0, 1), 2))
+		ca := scoring.Contrib{Active: true, Recency: 20577, Frequency: 1, Monetary: -3, Tenure: 20577}
+		ra, rb := record(t, s, a, true), record(t, s, b, true)
+		ra.Due, ra.DueChanged, ra.Outbox, ra.Contrib = day0.Add(time.Hour), true, enc, ca
+		ra.Moves = []state.Move{{Segmentation: "rfm", To: "new"}, {Segmentation: scoring.ChurnKey, To: "low"}}
+		rb.Due, rb.DueChanged, rb.Outbox, rb.Contrib = day0.Add(3*time.Hour), true, enc[:0], ca
+		rb.Moves = []state.Move{{Segmentation: "rfm", To: "new"}}
+		write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 3, Records: []state.Record{ra, rb}})
+
+		due, err := s.Due(ctx, topic, 3, day0.Add(2*time.Hour), 10)
+		require.NoError(t, err)
+		require.Equal(t, []string{"due-a"}, due)
+		n, err := s.DueBacklog(ctx, topic, 3, day0.Add(4*time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, int64(2), n)
+		box, err := s.Outbox(ctx, topic, 3)
+		require.NoError(t, err)
+		require.Equal(t, map[string][]state.Message{"due-a": msgs}, box)
+		pops, err := s.ReadPopulations(ctx, map[string][]int{topic: {3}}, day0)
+		require.NoError(t, err)
+		require.Equal(t, map[string]map[string]int64{"rfm": {"new": 2}, scoring.ChurnKey: {"low": 1}}, pops.Segments)
+		require.Equal(t, int64(2), pops.Population.Active())
+		hist, err := rdb.HGetAll(ctx, s.PopulationKey(topic, 3)).Result()
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{"r20577": "2", "f1": "2", "m-3": "2", "t20577": "2"}, hist)
+
+		// the next batch moves due-a, clears its published outbox entry and
+		// takes it off the due index
+		cb := ca
+		cb.Frequency = 2
+		ra = state.Record{CustomerID: "due-a", DueChanged: true, PrevContrib: ca, Contrib: cb,
+			Moves: []state.Move{{Segmentation: "rfm", From: "new", To: "loyal"}}}
+		rc := state.Record{CustomerID: "due-c", Outbox: enc}
+		write(t, s, &state.Batch{Checkpoint: true, Expect: 3, Next: 4, Records: []state.Record{ra, rc}, Published: []string{"due-a"}})
+		due, err = s.Due(ctx, topic, 3, day0.Add(2*time.Hour), 10)
+		require.NoError(t, err)
+		require.Empty(t, due, "a zero due time removes the customer from the index")
+		box, err = s.Outbox(ctx, topic, 3)
+		require.NoError(t, err)
+		require.Equal(t, map[string][]state.Message{"due-c": msgs}, box)
+		pops, err = s.ReadPopulations(ctx, map[string][]int{topic: {3, 4}}, day0)
+		require.NoError(t, err)
+		require.Equal(t, map[string]map[string]int64{"rfm": {"new": 1, "loyal": 1}, scoring.ChurnKey: {"low": 1}}, pops.Segments)
+		hist, err = rdb.HGetAll(ctx, s.PopulationKey(topic, 3)).Result()
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{"r20577": "2", "f1": "1", "f2": "1", "m-3": "2", "t20577": "2"}, hist)
+		require.NoError(t, s.ClearOutbox(ctx, topic, 3, []string{"due-c"}))
+		box, err = s.Outbox(ctx, topic, 3)
+		require.NoError(t, err)
+		require.Empty(t, box)
+		require.False(t, load(t, s, "due-c")[0].Found, "a record without a value writes no customer")
+	})
+
+	t.Run("release-1 hash", func(t *testing.T) {
+		s := newStore(t, rdb, state.Config{})
+		ctx := ctxFor(t)
+		id := "old {timer}"
+		key := s.CustomerKey(id)
+		le := day0.Add(5 * 24 * time.Hour)
+		wk := day0.Unix()/86400/7*7 - 7 // a week's first day, a week before day0's
+		ids := binary.BigEndian.AppendUint64(nil, xxhash.Sum64String("evt-1"))
+		ids = binary.BigEndian.AppendUint64(ids, xxhash.Sum64String("evt-2"))
+		require.NoError(t, rdb.HSet(ctx, key,
+			"fs", day0.Add(-30*24*time.Hour).Unix(), "le", le.Unix(),
+			"fp", day0.Add(-7*24*time.Hour).Unix(), "lp", day0.Unix(),
+			"n", 3, "pd", 2, "m", -250, "mg", 40, "rf", 1, "rm", 900,
+			strconv.FormatInt(wk, 10), "1:-900:-100", strconv.FormatInt(wk+7, 10), "2:650",
+			"b"+strconv.FormatInt(wk+7, 10), 1, "v"+strconv.FormatInt(wk+7, 10), 5, "g"+strconv.FormatInt(wk+7, 10), 3, // unpacked, same week
+			"ct", 4, "c1", 1, "c3", 2, "lc", day0.Add(time.Hour).Unix(), "lk", le.Unix(),
+			"k", 9, "kc", 3, "kr", 2,
+			state.WatermarkField(topic, 3), 41, state.WatermarkField("other:topic", 12), 7,
+			"ids", string(ids), state.SourceField("history"), 1234,
+			"p:rfm", "at risk", "p:"+scoring.ChurnKey, "medium",
+			"", "an empty field name is ignored", "zz", "unknown fields too",
+			"seq", 6, "sc", "5314", "cb", scoring.Contrib{Active: true, Recency: 20577, Frequency: 3, Monetary: 12, Tenure: 20547}.String(),
+		).Err())
+		want := state.State{
+			Customer: scoring.Customer{
+				ID: id, FirstSeen: day0.Add(-30 * 24 * time.Hour), LastEvent: le,
+				FirstPurchase: day0.Add(-7 * 24 * time.Hour), LastPurchase: day0,
+				Purchases: 3, PurchaseDays: 2, Money: -250, Margin: 40, Refunds: 1, RefundMoney: 900,
+				Window:     []scoring.Bucket{{Day: wk, Count: 1, Money: -900, Margin: -100}, {Day: wk + 7, Count: 3, Money: 655, Margin: 3}},
+				Complaints: 4, OpenBySeverity: [5]int64{0, 1, 0, 2, 0}, LastComplaint: day0.Add(time.Hour),
+				Contacts: 9, ContactsSinceLastPurchase: 3, Responses: 2, LastContact: le,
+				Published: map[string]string{"rfm": "at risk", scoring.ChurnKey: "medium"},
+				Scores:    [4]int8{5, 3, 1, 4}, Seq: 6,
+				Contrib: scoring.Contrib{Active: true, Recency: 20577, Frequency: 3, Monetary: 12, Tenure: 20547},
+			},
+			Recent:  []state.RecentID{{Hash: xxhash.Sum64String("evt-1"), Time: le.Unix()}, {Hash: xxhash.Sum64String("evt-2"), Time: le.Unix()}},
+			Sources: []state.SourceSeq{{Source: "history", Seq: 1234}},
+		}
+		got := load(t, s, id)[0]
+		require.True(t, got.Found)
+		require.ElementsMatch(t, []state.Watermark{{Partition: in3, Offset: 41}, {Partition: state.PartitionOf("other:topic", 12), Offset: 7}}, got.State.Watermarks)
+		want.Watermarks = got.State.Watermarks
+		require.Equal(t, want, got.State)
+
+		// every customer, binary or not, is listed
+		fresh := customer(t, "new one", at(sale("n1", "", day0, 5), 1))
+		write(t, s, &state.Batch{Records: []state.Record{record(t, s, fresh, true)}})
+		listed := map[string]int64{}
+		require.NoError(t, s.EachCustomer(ctx, func(c *scoring.Customer) error {
+			listed[c.ID] = c.Money
+			return nil
+		}))
+		require.Equal(t, map[string]int64{id: -250, "new one": 5}, listed)
+		mixed := []*state.State{{}, {}, {}}
+		_, err := s.LoadInto(ctx, topic, 3, []string{"new one", id, "nobody"}, mixed)
+		require.NoError(t, err)
+		require.Equal(t, *fresh, *mixed[0])
+		require.Equal(t, want, *mixed[1])
+		require.Equal(t, "nobody", mixed[2].ID)
+		require.True(t, mixed[2].Empty())
+
+		// the ids remembered by release 1 still catch duplicates
+		st := got.State
+		require.NoError(t, run(t, &st, rules(),
+			at(sale("evt-2", id, day0, 1), 42).is(state.Duplicate),
+			at(sourced(sale("h", id, day0, 1), "history", 1000), 43).is(state.Duplicate),
+			at(sale("evt-3", id, le, 100), 44),
+		))
+
+		// a write from behind the hash's watermark is fenced, and the hash
+		// stays
+		old := clone(&st)
+		for i := range old.Watermarks {
+			if old.Watermarks[i].Partition == in3 {
+				old.Watermarks[i].Offset = 41
+			}
+		}
+		res := write(t, s, &state.Batch{Records: []state.Record{record(t, s, &old, true)}})
+		require.Equal(t, []string{id}, res.Fenced)
+		typ, err := rdb.Type(ctx, key).Result()
+		require.NoError(t, err)
+		require.Equal(t, "hash", typ)
+
+		// a newer write replaces it with a binary value
+		res = write(t, s, &state.Batch{Records: []state.Record{record(t, s, &st, true)}})
+		require.Empty(t, res.Fenced)
+		typ, err = rdb.Type(ctx, key).Result()
+		require.NoError(t, err)
+		require.Equal(t, "string", typ)
+		raw, err := rdb.Get(ctx, key).Bytes()
+		require.NoError(t, err)
+		require.Equal(t, byte(state.Version), raw[0])
+		again := load(t, s, id)[0]
+		require.True(t, again.Found)
+		require.Equal(t, clone(&st), again.State)
+		require.Equal(t, int64(-150), again.State.Money)
+	})
+
+	t.Run("release-1 buckets leave the window", func(t *testing.T) {
+		s := newStore(t, rdb, state.Config{})
+		r := rules()
+		r.WindowDays = 28
+		id := "legacy buckets"
+		wk := day0.Unix() / 86400 / 7 * 7
+		require.NoError(t, rdb.HSet(ctxFor(t), s.CustomerKey(id), "fs", day0.Unix(), "le", day0.Unix(), "lp", day0.Unix(), "fp", day0.Unix(),
+			"n", 4, "pd", 1, "m", 870, state.WatermarkField(topic, 3), 1,
+			strconv.FormatInt(wk, 10), "1:500", "b"+strconv.FormatInt(wk, 10), 2, "v"+strconv.FormatInt(wk, 10), 300, "g"+strconv.FormatInt(wk, 10), 40,
+			"b"+strconv.FormatInt(wk-7, 10), 1, "v"+strconv.FormatInt(wk-7, 10), 70).Err())
+		st := load(t, s, id)[0].State
+		require.Equal(t, []scoring.Bucket{{Day: wk - 7, Count: 1, Money: 70}, {Day: wk, Count: 3, Money: 800, Margin: 40}}, st.Window)
+		require.NoError(t, run(t, &st, r, at(sale("c", id, day0.Add(40*24*time.Hour), 9), 2)))
+		require.Equal(t, []scoring.Bucket{{Day: (day0.Unix()/86400 + 40) / 7 * 7, Count: 1, Money: 9}}, st.Window)
+		write(t, s, &state.Batch{Records: []state.Record{record(t, s, &st, true)}})
+		require.Equal(t, st.Window, load(t, s, id)[0].State.Window)
+	})
+
+	t.Run("restore published", func(t *testing.T) {
+		s := newStore(t, rdb, state.Config{})
+		ctx := ctxFor(t)
+		st := customer(t, "restored", at(sale("r1", "", day0, 77), 5))
+		st.Published, st.Seq = map[string]string{"rfm": "new"}, 1
+		write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 6, Records: []state.Record{record(t, s, st, true)}})
+
+		ok, err := s.RestorePublished(ctx, topic, 3, "restored", map[string]string{"rfm": "loyal", scoring.ChurnKey: "low"}, 3)
+		require.NoError(t, err)
+		require.True(t, ok)
+		got := load(t, s, "restored")[0].State
+		want := clone(st)
+		want.Published, want.Seq = map[string]string{"rfm": "loyal", scoring.ChurnKey: "low"}, 3
+		require.Equal(t, want, got)
+
+		for _, tc := range []struct {
+			name string
+			id   string
+			seq  int64
+		}{{"the record landed", "restored", 3}, {"an older record", "restored", 2}, {"no sequence", "restored", 0}, {"no customer", "nobody", 5}} {
+			ok, err := s.RestorePublished(ctx, topic, 3, tc.id, map[string]string{"rfm": "lost"}, tc.seq)
+			require.NoError(t, err, tc.name)
+			require.False(t, ok, tc.name)
+		}
+		require.Equal(t, want, load(t, s, "restored")[0].State)
+		require.False(t, load(t, s, "nobody")[0].Found, "restoring does not create a customer")
+
+		// over a release-1 hash
+		require.NoError(t, rdb.HSet(ctx, s.CustomerKey("old"), "fs", day0.Unix(), "le", day0.Unix(), "seq", 1, "p:rfm", "new", state.WatermarkField(topic, 3), 9).Err())
+		ok, err = s.RestorePublished(ctx, topic, 3, "old", map[string]string{"rfm": "loyal"}, 2)
+		require.NoError(t, err)
+		require.True(t, ok)
+		got = load(t, s, "old")[0].State
+		require.Equal(t, map[string]string{"rfm": "loyal"}, got.Published)
+		require.Equal(t, int64(2), got.Seq)
+		require.Equal(t, int64(9), offsetOf(&got, in3))
+	})
+
+	t.Run("names", func(t *testing.T) {
+		a := newStore(t, rdb, state.Config{})
+		b := newStore(t, rdb, state.Config{Prefix: a.Config().Prefix})
+		// b knows the names before a adds some
+		require.False(t, load(t, b, "x")[0].Found)
+
+		x := customer(t, "x", at(sourced(sale("1", "", day0, 1), "importer", 1), 1))
+		x.Published = map[string]string{"rfm": "brand new segment"}
+		write(t, a, &state.Batch{Records: []state.Record{record(t, a, x, true)}})
+		got := load(t, b, "x")[0]
+		require.True(t, got.Found)
+		require.Equal(t, *x, got.State)
+
+		y := customer(t, "y", at(sale("2", "", day0, 1), 1))
+		y.Published = map[string]string{"lifecycle": "another new one"}
+		write(t, b, &state.Batch{Records: []state.Record{record(t, b, y, true)}})
+		require.Equal(t, *y, load(t, a, "y")[0].State)
+
+		// both number every name the same way
+		z := &state.State{Customer: scoring.Customer{ID: "z", Published: map[string]string{"lifecycle": "brand new segment"}},
+			Sources: []state.SourceSeq{{Source: "importer", Seq: 2}}}
+		va, err := a.AppendValue(ctxFor(t), nil, z)
+		require.NoError(t, err)
+		vb, err := b.AppendValue(ctxFor(t), nil, z)
+		require.NoError(t, err)
+		require.Equal(t, va, vb)
+		numbers, err := rdb.HGetAll(ctxFor(t), a.NamesKey()).Result()
+		require.NoError(t, err)
+		require.Len(t, numbers, 6, "# and five names: %v", numbers)
+		require.Equal(t, "5", numbers["#"])
+		seen := map[string]bool{}
+		for name, v := range numbers {
+			if name == "#" {
+				continue
+			}
+			require.False(t, seen[v], "a number given twice: %v", numbers)
+			seen[v] = true
+		}
+	})
+
+	t.Run("script reloaded after a flush", func(t *testing.T) {
+		s := newStore(t, rdb, state.Config{})
+		ctx := ctxFor(t)
+		st := customer(t, "flush", at(sale("x1", "", day0, 1), 1))
+		write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 2, Records: []state.Record{record(t, s, st, true)}})
+		if cc, ok := rdb.(*redis.ClusterClient); ok {
+			require.NoError(t, cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.ScriptFlush(ctx).Err() }))
+		} else {
+			require.NoError(t, rdb.ScriptFlush(ctx).Err())
+		}
+		require.NoError(t, run(t, st, rules(), at(sale("x2", "flush", day0, 1), 2)))
+		res := write(t, s, &state.Batch{Checkpoint: true, Expect: 2, Next: 3, Records: []state.Record{record(t, s, st, true)}})
+		require.Equal(t, state.WriteResult{Checkpoint: 3}, res)
+		require.Equal(t, int64(2), load(t, s, "flush")[0].State.Money)
+	})
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -223,37 +549,40 @@ func TestConfigValidate(t *testing.T) {
 		want string
 	}{
 		{state.Config{Prefix: "a{b"}, "redis.prefix"},
-		{state.Config{IDMemory: 100}, "redis.id_memory"},
+		{state.Config{Prefix: "a*"}, "redis.prefix"},
+		{state.Config{DedupeWindow: time.Millisecond}, "dedupe.window"},
+		{state.Config{DedupeMaxIDs: 100001}, "dedupe.max_ids"},
+		{state.Config{DedupeMaxIDs: -1}, "dedupe.max_ids"},
 		{state.Config{BucketDays: -1}, "bucket_days"},
 		{state.Config{BucketDays: 30, WindowDays: 7}, "window_days"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
-			err := tc.cfg.Validate()
-			require.ErrorContains(t, err, tc.want)
+			require.ErrorContains(t, tc.cfg.Validate(), tc.want)
 		})
 	}
+	var cfg state.Config
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, state.Config{Prefix: "clt", DedupeWindow: 7 * 24 * time.Hour, DedupeMaxIDs: 64, BucketDays: 7, WindowDays: 365}, cfg)
+	s, err := state.New(nil, state.Config{BucketDays: 3, WindowDays: 30, DedupeMaxIDs: 9})
+	require.NoError(t, err)
+	require.Equal(t, &state.Rules{BucketDays: 3, WindowDays: 30, DedupeWindow: 7 * 24 * time.Hour, MaxRecent: 9}, s.Rules())
 }
 
-func TestOutbox(t *testing.T) {
-	s, _ := newStore(t, state.Config{})
-	ctx := context.Background()
-	msgs := []state.Message{{Topic: "seg", Value: []byte(`{"to":"new"}`)}, {Topic: "churn", Value: []byte{0, 1, 2}}}
+func TestMessagesCodec(t *testing.T) {
+	msgs := []state.Message{{Topic: "seg", Value: []byte(`{"to":"new"}`)}, {Topic: "churn", Value: []byte{0, 1, 2}}, {Topic: "", Value: []byte{}}}
 	enc := state.EncodeMessages(nil, msgs)
 	dec, err := state.DecodeMessages(enc)
 	require.NoError(t, err)
 	require.Equal(t, msgs, dec)
-	_, err = state.DecodeMessages(enc[:len(enc)-1])
-	require.Error(t, err)
-
-	require.NoError(t, s.RecordBatch(ctx, "in", 1, []state.Record{
-		{CustomerID: "a {1}", Outbox: enc, Published: map[string]string{"rfm": "new"}, Seq: 1},
-		{CustomerID: "b", Published: map[string]string{"rfm": "lost"}, Seq: 3},
-	}))
-	box, err := s.Outbox(ctx, "in", 1)
+	// enc holds the messages at 0, 17 and 27; a cut elsewhere is an error
+	for _, n := range []int{1, 4, 16, 18, 26, 28} {
+		_, err = state.DecodeMessages(enc[:n])
+		require.Error(t, err, "truncated to %d", n)
+	}
+	dec, err = state.DecodeMessages(enc[:17])
 	require.NoError(t, err)
-	require.Equal(t, map[string][]state.Message{"a {1}": msgs}, box)
-	require.NoError(t, s.ClearOutbox(ctx, "in", 1, []string{"a {1}"}))
-	box, err = s.Outbox(ctx, "in", 1)
+	require.Equal(t, msgs[:1], dec)
+	dec, err = state.DecodeMessages(nil)
 	require.NoError(t, err)
-	require.Empty(t, box)
+	require.Empty(t, dec)
 }
