@@ -177,7 +177,17 @@ func heuristicPAlive(k int64, g float64) float64 {
 // purchase). All three are step functions of k, monotone in k (P(alive)
 // and expected purchases non-increasing, CLV towards 0).
 func (e *Engine) modelAt(x *evalCtx, k int64) (p, expected, clvMinor float64) {
-	return e.pAliveAt(x, k), e.expectedAt(x, k), e.clvAt(x, k)
+	ch := &x.ch
+	if ch.model == nil {
+		return e.pAliveAt(x, k), e.expectedAt(x, k), e.clvAt(x, k)
+	}
+	// One pass: the CLV sum evaluates the expected purchases on the way.
+	ev := ch.model.Evaluate(x.summaryAt(k), ch.hUnits, ch.hInt, ch.discUnit)
+	p = nanTo0(ev.PAlive)
+	if ch.heurP {
+		p = heuristicPAlive(k, ch.gapDays)
+	}
+	return p, nanTo0(ev.ExpectedPurchases), nanTo0(ev.CLV * ch.ratio * float64(e.cfg.MinorPerMajor))
 }
 
 // summaryAt is the model summary at recency day k.

@@ -65,6 +65,32 @@ func BenchmarkCLV(b *testing.B) {
 	}
 }
 
+// BenchmarkEvaluate is the whole model evaluation of one customer as the
+// scorer does it (P(alive), expected purchases over the horizon, CLV), in
+// one pass with Params.Evaluate and as the three separate calls.
+func BenchmarkEvaluate(b *testing.B) {
+	for _, c := range benchCases {
+		h := float64(c.horizon) * 1.0027 // the horizon in days is not a whole number of units
+		b.Run("one-pass/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ev := c.p.Evaluate(c.s, h, c.horizon, 0.01/52)
+				sink = ev.PAlive + ev.ExpectedPurchases + ev.CLV
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/customer")
+		})
+		b.Run("separate/"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				sink = c.p.BGNBD.PAlive(c.s.X, c.s.TX, c.s.T) +
+					c.p.BGNBD.ConditionalExpectedPurchases(h, c.s.X, c.s.TX, c.s.T) +
+					CLV(c.p, c.s, c.horizon, 0.01/52)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/customer")
+		})
+	}
+}
+
 func BenchmarkFitCDNOW(b *testing.B) {
 	data := Summarize(readCDNOWSample(b), cdnowCalibrationEnd, week)
 	b.ReportAllocs()

@@ -15,16 +15,32 @@ import "math"
 // s.Mean, or 0 when s.Mean <= 0.
 //
 // It is 0 for horizonUnits <= 0 and NaN for discountPerUnit <= -1, for
-// invalid parameters or an impossible summary. It does not allocate; its
-// cost is horizonUnits evaluations of a series whose length grows as
-// k/(alpha+T+k) nears 1 (see the package documentation).
+// invalid parameters or an impossible summary. It does not allocate; the
+// H values E[Y(k)] are polynomial evaluations after a set-up per customer
+// (see the package documentation, "Horizon sums").
 func CLV(p Params, s Summary, horizonUnits int, discountPerUnit float64) float64 {
 	m := p.BGNBD
-	if !m.valid() || !validHistory(s.X, s.TX, s.T) || !(discountPerUnit > -1) {
+	if !m.valid() || !validHistory(s.X, s.TX, s.T) {
 		return math.NaN()
 	}
+	v, done := p.clvValue(s, horizonUnits, discountPerUnit)
+	if done {
+		return v
+	}
+	var h horizonCurve
+	h.init(m, s.X, s.T, float64(horizonUnits), 1, horizonUnits)
+	return m.pAlive(s.X, s.TX, s.T) * v * h.discountedSum(horizonUnits, discountPerUnit, nil, 0)
+}
+
+// clvValue returns the value per purchase v of CLV and false, or the
+// result of CLV and true when it does not need the sum (NaN discount,
+// empty horizon, v = 0 or NaN). Parameters and summary must be valid.
+func (p *Params) clvValue(s Summary, horizonUnits int, discountPerUnit float64) (float64, bool) {
+	if !(discountPerUnit > -1) {
+		return math.NaN(), true
+	}
 	if horizonUnits <= 0 {
-		return 0
+		return 0, true
 	}
 	v := 0.0
 	switch {
@@ -36,16 +52,46 @@ func CLV(p Params, s Summary, horizonUnits int, discountPerUnit float64) float64
 		v = s.Mean
 	}
 	if v == 0 || math.IsNaN(v) {
-		return v
+		return v, true
 	}
-	k := newAliveKernel(m, s.X, s.T)
-	f := 1 / (1 + discountPerUnit)
-	disc, prev, sum := 1.0, 0.0, 0.0
-	for i := 1; i <= horizonUnits; i++ {
-		disc *= f
-		cur := k.at(float64(i))
-		sum += (cur - prev) * disc
-		prev = cur
+	return v, false
+}
+
+// Evaluation is what a scorer needs of the model for one customer.
+type Evaluation struct {
+	PAlive            float64 // BGNBD.PAlive(s.X, s.TX, s.T)
+	ExpectedPurchases float64 // BGNBD.ConditionalExpectedPurchases(t, s.X, s.TX, s.T)
+	CLV               float64 // CLV(p, s, horizonUnits, discountPerUnit)
+}
+
+// Evaluate returns P(alive), the expected purchases in the next t time
+// units and the CLV over horizonUnits of one customer, each equal to what
+// the separate function returns (NaN in the same cases), in one pass: the
+// expected purchases over t are read off the set-up of the CLV sum when t
+// is within the CLV horizon (plus one unit).
+func (p *Params) Evaluate(s Summary, t float64, horizonUnits int, discountPerUnit float64) Evaluation {
+	m := p.BGNBD
+	if !m.valid() || !validHistory(s.X, s.TX, s.T) {
+		return Evaluation{math.NaN(), math.NaN(), math.NaN()}
 	}
-	return m.pAlive(s.X, s.TX, s.T) * v * sum
+	alive := m.pAlive(s.X, s.TX, s.T)
+	ev := Evaluation{PAlive: alive}
+	tOK := t >= 0 && !math.IsInf(t, 1)
+	v, done := p.clvValue(s, horizonUnits, discountPerUnit)
+	if done || !tOK || t > float64(horizonUnits)+1 {
+		ev.ExpectedPurchases = m.ConditionalExpectedPurchases(t, s.X, s.TX, s.T)
+		if done {
+			ev.CLV = v
+		} else {
+			ev.CLV = CLV(*p, s, horizonUnits, discountPerUnit)
+		}
+		return ev
+	}
+	var h horizonCurve
+	h.init(m, s.X, s.T, max(float64(horizonUnits), t), 1, horizonUnits+1)
+	var expected float64
+	sum := h.discountedSum(horizonUnits, discountPerUnit, &expected, t)
+	ev.ExpectedPurchases = alive * expected
+	ev.CLV = alive * v * sum
+	return ev
 }

@@ -71,10 +71,33 @@
 //
 // Cost: PAlive is a logarithm and an exponential. One expected-purchases
 // evaluation sums tens of terms (more for customers with few purchases and
-// t large against alpha+T). CLV evaluates H of them, sharing the
-// per-customer set-up; none of them allocates. With the CDNOW parameters,
-// a one-year horizon costs about 52 evaluations in weeks and 365 in days,
-// so choose the time unit of the fit with the horizon in mind.
+// t large against alpha+T).
+//
+// # Horizon sums
+//
+// CLV needs E[Y(k) | alive] for k = 1..H. Instead of H series, phi(u) =
+// E[Y(t) | alive] with u = t/(alpha+T) is evaluated as a polynomial per
+// point (horizon.go). By Pfaff's transformation phi = C/(a-1) [1 -
+// 2F1(r+x, a-1; C; -u)], C = a+b+x-1, which solves
+//
+//	u(1+u) phi'' + (C + (r+x+a) u) phi' + (r+x)(a-1) phi = (r+x) C.
+//
+// Its Taylor polynomials around a chain of centres u_c (each step at most
+// 0.3 u_c, less when a parameter is large) get their coefficients from the
+// three-term recurrence of that equation, and the value and derivative at
+// each new centre from the previous polynomial; the first centre is the
+// series at u = 0. Steps are chosen for the spacing of the points (many points: short
+// polynomials; few: long steps). Where C is large the chain needs many
+// centres and aliveKernel's z series, whose coefficients are then computed
+// once and which is short, is used with a log1p and an expm1 per point,
+// unless its terms cancel by more than 1e4; when neither applies,
+// aliveKernel is summed per point. Params.Evaluate computes P(alive), the
+// expected purchases over the horizon and CLV in one pass. The tests hold
+// the result to the per-point kernel to 1e-9 (observed 1e-10, where the
+// kernel itself is accurate) and to 40-digit values to 1e-12. With the
+// CDNOW parameters a one-year CLV in weeks costs about 15 to 30 thousand
+// instructions, in days 50 to 65 thousand, 5 to 14 times fewer than per
+// point; none of it allocates.
 //
 // # Fitting
 //
