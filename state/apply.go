@@ -86,6 +86,15 @@ type Report struct {
 //
 // Apply does no I/O and allocates only when a slice of s grows.
 func Apply(s *State, in *Input, r *Rules) (Outcome, Report, error) {
+	if t := in.Event.Time; t.Nanosecond() != 0 || t.Location() != time.UTC {
+		// states keep whole seconds in UTC: apply the event at that time,
+		// so that a state read back from Redis equals the one applied
+		ev := *in.Event
+		ev.Time = fromUnix(t.Unix())
+		whole := *in
+		whole.Event = &ev
+		in = &whole
+	}
 	e := in.Event
 	var rep Report
 	if s.Watermark(in.Partition) >= in.Offset {
@@ -319,12 +328,17 @@ func applyPurchase(c *scoring.Customer, e *events.Event, t int64, r *Rules) erro
 func applyComplaint(c *scoring.Customer, e *events.Event, t int64) error {
 	sev := int(e.Complaint.Severity)
 	if sev <= 0 || sev >= len(c.OpenBySeverity) {
-		sev = 0 // the decoder gives 1..4; an unknown severity counts nowhere
+		// the decoder gives 1..4; an unknown severity counts in the
+		// total only, never as open
+		sev = 0
 	}
 	if !e.Complaint.Resolved {
 		var k checked
 		total := k.add("complaints", c.Complaints, 1)
-		open := k.add("open complaints", c.OpenBySeverity[sev], 1)
+		open := c.OpenBySeverity[sev]
+		if sev > 0 {
+			open = k.add("open complaints", open, 1)
+		}
 		if k.over {
 			return overflow(e, "complaint_id", k.field, e.Complaint.ComplaintID)
 		}
@@ -336,7 +350,7 @@ func applyComplaint(c *scoring.Customer, e *events.Event, t int64) error {
 		return nil
 	}
 	touch(c, e.Time)
-	if c.OpenBySeverity[sev] > 0 {
+	if sev > 0 && c.OpenBySeverity[sev] > 0 {
 		c.OpenBySeverity[sev]--
 	}
 	return nil

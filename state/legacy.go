@@ -60,7 +60,7 @@ func decodeLegacy(id string, hash map[string]string, st *State) error {
 // decodeField sets the part of c that hash field f with value v holds.
 // Unknown fields (watermarks, ids) are ignored.
 func decodeField(c *scoring.Customer, f, v string) error {
-	if f[0] >= '0' && f[0] <= '9' {
+	if f != "" && f[0] >= '0' && f[0] <= '9' {
 		return decodeBucket(c, f, v)
 	}
 	if strings.HasPrefix(f, publishedPrefix) {

@@ -132,7 +132,7 @@ const (
 
 // Names maps the names a value refers to (segmentations, segments,
 // churn-risk levels, sources) to small numbers and back. Values hold the
-// numbers; Store keeps the mapping in Redis (see dict.go).
+// numbers; Store keeps the mapping in Redis (see names.go).
 type Names interface {
 	ID(name string) (uint64, bool)
 	Name(id uint64) (string, bool)
@@ -155,11 +155,11 @@ var errCorrupt = errors.New("corrupt state value")
 //	  counts         uvarint; money and margin zigzag varints
 //	  open           4 x uvarint, open complaints by severity 1..4
 //	  scores         uvarint, the four scores in 4-bit nibbles
-//	  contrib        4 x uvarint, the population bins
+//	  contrib        4 x zigzag varint, the population bins
 //	  due            zigzag varint, unix milliseconds minus FirstSeen*1000
-//	  window         uvarint n, then per bucket: uvarint day (the first
-//	                 as is, then the gap to the previous), uvarint count,
-//	                 zigzag money, zigzag margin
+//	  window         uvarint n, then per bucket: the day (the first as a
+//	                 zigzag varint, then the uvarint gap to the previous),
+//	                 zigzag count, zigzag money, zigzag margin
 //	  recent         uvarint n, then per id: 8-byte hash, uvarint seconds
 //	                 before LastEvent (0 when after it)
 //	  sources        uvarint n, then per source: uvarint name id, uvarint seq
@@ -170,7 +170,7 @@ var errCorrupt = errors.New("corrupt state value")
 // can fence a write by reading them without decoding the rest.
 func AppendValue(dst []byte, s *State, names Names) ([]byte, error) {
 	if len(s.Watermarks) > maxWatermarks {
-		return dst, fmt.Errorf("state: customer %d watermarks: at most %d", len(s.Watermarks), maxWatermarks)
+		return dst, fmt.Errorf("state: customer %q: %d watermarks, at most %d", s.ID, len(s.Watermarks), maxWatermarks)
 	}
 	dst = append(dst, Version, byte(len(s.Watermarks)))
 	for _, w := range s.Watermarks {
@@ -435,11 +435,14 @@ func (r *reader) count(minBytes int) int {
 // memory.
 func DecodeValue(id string, b []byte, s *State, names Names) error {
 	s.reset(id)
-	if len(b) < 2 || b[0] != Version {
-		if len(b) > 0 {
-			return fmt.Errorf("state: customer %q: value version %d, want %d", id, b[0], Version)
-		}
+	if len(b) > 0 && b[0] != Version {
+		return fmt.Errorf("state: customer %q: value version %d, want %d", id, b[0], Version)
+	}
+	if len(b) == 0 {
 		return fmt.Errorf("state: customer %q: %w: empty", id, errCorrupt)
+	}
+	if len(b) < 2 {
+		return fmt.Errorf("state: customer %q: %w: truncated after the version", id, errCorrupt)
 	}
 	nw := int(b[1])
 	b = b[2:]

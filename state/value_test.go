@@ -275,3 +275,28 @@ func FuzzDecodeValue(f *testing.F) {
 		require.Equal(t, again, third, "a decoded value encodes to a fixed point")
 	})
 }
+
+// A state read back from Redis equals the state Apply left in the cache:
+// event times keep whole seconds, and a complaint of an unknown severity
+// counts only in the total.
+func TestAppliedStateRoundTrips(t *testing.T) {
+	var s state.State
+	require.NoError(t, run(t, &s, rules(),
+		at(sale("a", "c", day0.Add(500*time.Millisecond), 1), 1),
+		at(sale("b", "c", day0.Add(700*time.Millisecond), 2), 2),
+		at(complaint("k", "c", day0.Add(time.Second+time.Millisecond), events.SeverityUnknown, false), 3),
+	))
+	require.Equal(t, s, decode(t, "", encode(t, &s)))
+	require.Equal(t, int64(1), s.Complaints)
+	require.Equal(t, [5]int64{}, s.OpenBySeverity)
+	require.Equal(t, int64(1), s.PurchaseDays)
+
+	_, err := decodeErr([]byte{state.Version})
+	require.ErrorContains(t, err, "truncated")
+}
+
+func decodeErr(b []byte) (state.State, error) {
+	var s state.State
+	err := state.DecodeValue("x", b, &s, testNames)
+	return s, err
+}

@@ -368,7 +368,8 @@ func (s *Store) Write(ctx context.Context, b *Batch) (WriteResult, error) {
 			calls = append(calls, script("-", keys, nil, nil, triples))
 		}
 	}
-	pipeline := func(scriptsOnly bool) error {
+	// pipeline runs the calls (with the other commands unless scriptsOnly)
+	pipeline := func(calls []*redis.Cmd, scriptsOnly bool) error {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			if !scriptsOnly && !b.Checkpoint && len(b.Published) > 0 {
 				p.HDel(ctx, boxKey, b.Published...)
@@ -405,17 +406,22 @@ func (s *Store) Write(ctx context.Context, b *Batch) (WriteResult, error) {
 		})
 		return err
 	}
-	err := pipeline(false)
+	err := pipeline(calls, false)
 	if err != nil && isNoScript(err) {
-		// Redis forgot the script (a restart or SCRIPT FLUSH): load it and
-		// run the script calls again (the rest of the pipeline ran)
+		// Redis (or some masters of a cluster) forgot the script: a
+		// restart or SCRIPT FLUSH. Load it and run again the calls that
+		// failed so; the rest of the pipeline ran.
 		if lerr := s.loadScript(ctx); lerr != nil {
 			return res, lerr
 		}
+		var again []*redis.Cmd
 		for i, c := range calls {
-			calls[i] = redis.NewCmd(ctx, c.Args()...)
+			if isNoScript(c.Err()) {
+				calls[i] = redis.NewCmd(ctx, c.Args()...)
+				again = append(again, calls[i])
+			}
 		}
-		err = pipeline(true)
+		err = pipeline(again, true)
 	}
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return res, fmt.Errorf("%w: write batch of %d customers: %w", ErrUnavailable, len(idx), err)
