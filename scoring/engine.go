@@ -73,6 +73,10 @@ type scratch struct {
 	x   evalCtx
 	env map[string]any
 	vm  vm.VM
+	// slots hold the numbers the environment refers to (see box.go): one
+	// per used variable, then one per used mode variable, then one per
+	// used profile
+	slots []uint64
 }
 
 // NewEngine validates cfg (applying defaults) and compiles its rules. Bad
@@ -130,8 +134,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 			e.needAlt = true
 		}
 	}
+	slots := len(e.usedVars) + len(e.usedModeVars) + len(e.usedProfiles)
 	e.pool.New = func() any {
-		return &scratch{env: make(map[string]any, len(variables)+len(e.profiles)+len(e.segs))}
+		return &scratch{env: make(map[string]any, len(variables)+len(e.profiles)+len(e.segs)), slots: make([]uint64, slots)}
 	}
 	return e, nil
 }
@@ -208,11 +213,12 @@ func (e *Engine) EvaluateTo(r *Result, c *Customer, env Env, now time.Time) {
 	}
 
 	env2 := s.env
-	for _, v := range e.usedVars {
-		env2[v.name] = v.boxed(x)
+	modeSlots := s.slots[len(e.usedVars) : len(e.usedVars)+len(e.usedModeVars)]
+	for i, v := range e.usedVars {
+		env2[v.name] = v.boxedIn(x, &s.slots[i])
 	}
-	for _, i := range e.usedProfiles {
-		env2[e.profiles[i].key] = x.profiles[i]
+	for j, i := range e.usedProfiles {
+		env2[e.profiles[i].key] = boxFloat(&s.slots[len(e.usedVars)+len(e.usedModeVars)+j], x.profiles[i])
 	}
 	r.Segments = r.Segments[:0]
 	var envMode *Scores
@@ -225,8 +231,8 @@ func (e *Engine) EvaluateTo(r *Result, c *Customer, env Env, now time.Time) {
 			}
 			if envMode != want {
 				x.cur = want
-				for _, v := range e.usedModeVars {
-					env2[v.name] = v.boxed(x)
+				for j, v := range e.usedModeVars {
+					env2[v.name] = v.boxedIn(x, &modeSlots[j])
 				}
 				envMode = want
 			}

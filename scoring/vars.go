@@ -89,6 +89,21 @@ func (v *variable) boxed(x *evalCtx) any {
 	return v.box(x)
 }
 
+// boxedIn is boxed, with a number kept in *slot instead of a new
+// allocation (see boxFloat).
+func (v *variable) boxedIn(x *evalCtx, slot *uint64) any {
+	if v.box != nil {
+		return v.box(x)
+	}
+	switch v.kind {
+	case kindInt:
+		return boxInt(slot, int(v.num(x)))
+	case kindFloat:
+		return boxFloat(slot, v.num(x))
+	}
+	return v.box(x)
+}
+
 func b2f(b bool) float64 {
 	if b {
 		return 1
