@@ -4,13 +4,21 @@
 #
 # Usage: scripts/bench.sh [clienting-bench flags]
 #   e.g. scripts/bench.sh --events 200000 --customers 20000 --skip-micro
+#        scripts/bench.sh --baseline f7da30b     (also run the clienting of
+#                                                 that revision end to end,
+#                                                 first, on the same events;
+#                                                 both printed side by side)
 #        scripts/bench.sh --profile-dir /tmp/prof   (CPU and allocation profiles
 #                                                     of the end-to-end run)
 #
 # cmd/clienting-bench measures the servers' ceilings, runs the clienting
-# binary end to end and at half its capacity for latency, samples Redis
-# memory, runs the hot path's Go micro-benchmarks, and prints one table.
-# About five minutes on a 2-core machine with the defaults.
+# binary end to end and at half its capacity for latency, measures the CPU
+# of clienting, Redis and the broker (its pid is passed as --kafka-pid),
+# Redis memory per customer, runs the hot path's Go micro-benchmarks, and
+# prints one table with the State v2 issue's targets. --baseline REV builds
+# REV's clienting in a temporary git worktree (removed afterwards). About
+# five minutes on a 2-core machine with the defaults, a few more with a
+# baseline.
 #
 # The servers are our own (their own HARNESS_RUN_DIR) and are stopped however
 # the run ends; the exit code is the benchmark's.

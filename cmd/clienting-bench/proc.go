@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,15 +22,50 @@ import (
 // 100 on every Linux architecture Go supports.
 const clockTicks = 100
 
-// buildClienting compiles ./cmd/clienting of the module in dir into dir/bin.
-func buildClienting(ctx context.Context, moduleDir, outDir string) (string, error) {
-	bin := filepath.Join(outDir, "clienting")
+// buildClienting compiles ./cmd/clienting of the module in moduleDir into
+// outDir/name.
+func buildClienting(ctx context.Context, moduleDir, outDir, name string) (string, error) {
+	bin := filepath.Join(outDir, name)
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/clienting")
 	cmd.Dir = moduleDir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/clienting: %w: %s", err, out)
+		return "", fmt.Errorf("go build ./cmd/clienting in %s: %w: %s", moduleDir, err, out)
 	}
 	return bin, nil
+}
+
+// buildRevision compiles ./cmd/clienting of git revision rev of the
+// repository holding moduleDir into outDir: it checks rev out in a detached
+// worktree under outDir, builds there and removes the worktree. It returns
+// the binary and rev's abbreviated commit id.
+func buildRevision(ctx context.Context, moduleDir, outDir, rev string) (bin, commit string, err error) {
+	git := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", moduleDir}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+		}
+		return strings.TrimSpace(string(out)), nil
+	}
+	if commit, err = git("rev-parse", "--verify", "--short", rev+"^{commit}"); err != nil {
+		return "", "", err
+	}
+	// the module may sit below the repository's top level
+	sub, err := git("rev-parse", "--show-prefix")
+	if err != nil {
+		return "", "", err
+	}
+	tree := filepath.Join(outDir, "src-"+commit)
+	if _, err := git("worktree", "add", "--detach", tree, commit); err != nil {
+		return "", "", err
+	}
+	defer func() {
+		if _, rerr := git("worktree", "remove", "--force", tree); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}()
+	bin, err = buildClienting(ctx, filepath.Join(tree, sub), outDir, "clienting-"+commit)
+	return bin, commit, err
 }
 
 // moduleRoot is the directory of the main module's go.mod.

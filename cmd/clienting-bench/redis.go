@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os/exec"
 	"regexp"
@@ -23,35 +25,66 @@ func newRedis(addr string, poolSize int) *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: addr, PoolSize: poolSize, DisableIdentity: true})
 }
 
-// applyCeiling applies the events with state.Store.ApplyBatch as the
-// processor does: per partition, in order, batchSize events per pipelined
-// round trip, all partitions concurrently. It returns the wall time.
+// applyCeiling applies the events as the processor's state layer does,
+// without scoring: per partition, in order, batchSize events at a time,
+// applied in Go (state.Apply) to states kept in memory, then each changed
+// customer written once per batch with the partition's checkpoint
+// (state.Store.Write, one round trip), all partitions concurrently. It
+// returns the wall time.
 func applyCeiling(ctx context.Context, rdb *redis.Client, prefix string, evs []events.Event, parts []int, partitions, batchSize int) (time.Duration, error) {
 	store, err := state.New(rdb, state.Config{Prefix: prefix})
 	if err != nil {
 		return 0, err
 	}
-	byPart := make([][]state.Apply, partitions)
+	byPart := make([][]state.Input, partitions)
 	for i := range evs {
 		p := parts[i]
-		byPart[p] = append(byPart[p], state.Apply{Event: &evs[i], Topic: "ceiling", Partition: p, Offset: int64(len(byPart[p]))})
-	}
-	// the script is loaded by the first batch's NOSCRIPT fallback; do it
-	// before the clock starts
-	if _, err := store.ApplyBatch(ctx, byPart[0][:1], nil); err != nil {
-		return 0, err
+		byPart[p] = append(byPart[p], state.Input{Event: &evs[i], Partition: state.PartitionOf("ceiling", p), Offset: int64(len(byPart[p]))})
 	}
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
-	for _, batch := range byPart {
+	for part, batch := range byPart {
 		g.Go(func() error {
-			var out []state.Result
+			states := map[string]*state.State{}
+			checkpoint := int64(state.NoCheckpoint)
+			var vals []byte
+			var recs []state.Record
 			for len(batch) > 0 {
 				n := min(len(batch), batchSize)
-				var err error
-				if out, err = store.ApplyBatch(gctx, batch[:n], out); err != nil {
+				touched := map[string]*state.State{}
+				for i := range batch[:n] {
+					in := &batch[i]
+					st := states[in.Event.CustomerID]
+					if st == nil {
+						st = &state.State{}
+						st.ID = in.Event.CustomerID
+						states[st.ID] = st
+					}
+					if _, _, err := state.Apply(st, in, store.Rules()); err != nil {
+						return err
+					}
+					touched[st.ID] = st
+				}
+				vals, recs = vals[:0], recs[:0]
+				for id, st := range touched {
+					start := len(vals)
+					var err error
+					if vals, err = store.AppendValue(gctx, vals, st); err != nil {
+						return err
+					}
+					recs = append(recs, state.Record{CustomerID: id, Value: vals[start:len(vals):len(vals)],
+						Offset: st.Watermark(batch[0].Partition), Strict: true})
+				}
+				next := batch[n-1].Offset + 1
+				res, err := store.Write(gctx, &state.Batch{Topic: "ceiling", Partition: part, Checkpoint: true,
+					Expect: checkpoint, Next: next, Records: recs})
+				if err != nil {
 					return err
 				}
+				if res.Lost || res.Ahead || len(res.Fenced) > 0 {
+					return fmt.Errorf("ceiling write refused: %+v", res)
+				}
+				checkpoint = res.Checkpoint
 				batch = batch[n:]
 			}
 			return nil
@@ -160,53 +193,75 @@ func redisCPU(ctx context.Context, rdb *redis.Client) (float64, error) {
 	return u + s, nil
 }
 
-// memorySample is what MEMORY USAGE says about a sample of customer hashes.
+// memorySample is what MEMORY USAGE says about a sample of customer keys:
+// State v2's strings, or release 1's hashes for a baseline run.
 type memorySample struct {
-	n                 int
-	mean, p50, max    float64
-	listpack, other   int
-	fieldsMean, fldMx float64
+	n, missing     int
+	mean, p50, max float64
+	// types counts the sampled keys by Redis type ("string", "hash").
+	types map[string]int
+	// valueMean is the mean STRLEN of the strings; fieldsMean the mean HLEN
+	// of the hashes.
+	valueMean, fieldsMean float64
 }
 
-// sampleMemory runs MEMORY USAGE, OBJECT ENCODING and HLEN on up to n
-// random customers' hashes.
+// sampleMemory runs MEMORY USAGE and TYPE on up to n random customers'
+// keys, then STRLEN on the strings and HLEN on the hashes.
 func sampleMemory(ctx context.Context, rdb *redis.Client, store *state.Store, ids []string, n int) (memorySample, error) {
 	r := rand.New(rand.NewPCG(1, 2))
-	pick := make([]string, 0, n)
+	keys := make([]string, 0, n)
 	for _, i := range r.Perm(len(ids))[:min(n, len(ids))] {
-		pick = append(pick, ids[i])
+		keys = append(keys, store.CustomerKey(ids[i]))
 	}
 	type cmds struct {
 		mem *redis.IntCmd
-		enc *redis.StringCmd
+		typ *redis.StatusCmd
 		len *redis.IntCmd
 	}
-	cs := make([]cmds, len(pick))
+	cs := make([]cmds, len(keys))
+	// a missing key answers nil, which the pipeline reports as its error
 	_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range pick {
-			k := store.CustomerKey(id)
-			cs[i] = cmds{p.MemoryUsage(ctx, k, 0), p.ObjectEncoding(ctx, k), p.HLen(ctx, k)}
+		for i, k := range keys {
+			cs[i] = cmds{mem: p.MemoryUsage(ctx, k, 0), typ: p.Type(ctx, k)}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return memorySample{}, fmt.Errorf("MEMORY USAGE: %w", err)
+	}
+	_, err = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			switch cs[i].typ.Val() {
+			case "string":
+				cs[i].len = p.StrLen(ctx, k)
+			case "hash":
+				cs[i].len = p.HLen(ctx, k)
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return memorySample{}, fmt.Errorf("MEMORY USAGE: %w", err)
+		return memorySample{}, fmt.Errorf("STRLEN, HLEN: %w", err)
 	}
-	var s memorySample
+	s := memorySample{types: map[string]int{}}
 	sizes := make([]float64, 0, len(cs))
-	var fields float64
+	var strLen, hashLen float64
 	for _, c := range cs {
+		if errors.Is(c.mem.Err(), redis.Nil) || c.typ.Val() == "none" {
+			s.missing++
+			continue
+		}
 		sz := float64(c.mem.Val())
 		sizes = append(sizes, sz)
 		s.mean += sz
 		s.max = max(s.max, sz)
-		f := float64(c.len.Val())
-		fields += f
-		s.fldMx = max(s.fldMx, f)
-		if c.enc.Val() == "listpack" || c.enc.Val() == "ziplist" {
-			s.listpack++
-		} else {
-			s.other++
+		t := c.typ.Val()
+		s.types[t]++
+		switch t {
+		case "string":
+			strLen += float64(c.len.Val())
+		case "hash":
+			hashLen += float64(c.len.Val())
 		}
 	}
 	s.n = len(sizes)
@@ -214,9 +269,26 @@ func sampleMemory(ctx context.Context, rdb *redis.Client, store *state.Store, id
 		slices.Sort(sizes)
 		s.mean /= float64(s.n)
 		s.p50 = sizes[s.n/2]
-		s.fieldsMean = fields / float64(s.n)
+	}
+	if k := s.types["string"]; k > 0 {
+		s.valueMean = strLen / float64(k)
+	}
+	if k := s.types["hash"]; k > 0 {
+		s.fieldsMean = hashLen / float64(k)
 	}
 	return s, nil
+}
+
+// typesText says how many sampled keys had each type, e.g. "2000 string".
+func (s memorySample) typesText() string {
+	var parts []string
+	for _, t := range slices.Sorted(maps.Keys(s.types)) {
+		parts = append(parts, fmt.Sprintf("%d %s", s.types[t], t))
+	}
+	if s.missing > 0 {
+		parts = append(parts, fmt.Sprintf("%d missing", s.missing))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // commandStats reads INFO commandstats: microseconds and calls by command.
@@ -276,12 +348,18 @@ func topCommands(before, after map[string][2]float64, events float64, n int) []c
 	return out[:min(n, len(out))]
 }
 
-// listpackLimits returns the server's hash-max-listpack-entries and
-// hash-max-listpack-value.
-func listpackLimits(ctx context.Context, rdb *redis.Client) (string, error) {
-	m, err := rdb.ConfigGet(ctx, "hash-max-listpack-*").Result()
+// redisSetup describes the server: its version and persistence, which
+// weighs on its CPU per event.
+func redisSetup(ctx context.Context, rdb *redis.Client) string {
+	srv, err := info(ctx, rdb, "server")
 	if err != nil {
-		return "", err
+		return "? (" + err.Error() + ")"
 	}
-	return m["hash-max-listpack-entries"] + " / " + m["hash-max-listpack-value"], nil
+	cfg, err := rdb.ConfigGet(ctx, "appendonly").Result()
+	if err != nil {
+		return "Redis " + srv["redis_version"]
+	}
+	fsync, _ := rdb.ConfigGet(ctx, "appendfsync").Result()
+	save, _ := rdb.ConfigGet(ctx, "save").Result()
+	return fmt.Sprintf("Redis %s, appendonly %s (appendfsync %s), save %q", srv["redis_version"], cfg["appendonly"], fsync["appendfsync"], save["save"])
 }
