@@ -56,6 +56,15 @@ type errRestart struct {
 	reason string
 }
 
+// checkpointMoved says why the stored checkpoint is not the one a worker
+// expected.
+func checkpointMoved(stored, expected state.Checkpoint) string {
+	if stored.Offset < expected.Offset {
+		return fmt.Sprintf("the checkpoint in Redis is at offset %d, below the %d written: Redis lost writes", stored.Offset, expected.Offset)
+	}
+	return fmt.Sprintf("another writer moved the checkpoint to %q", stored.Version)
+}
+
 func (e *errRestart) Error() string {
 	return "restart at offset " + strconv.FormatInt(e.offset, 10) + ": " + e.reason
 }
@@ -146,7 +155,7 @@ func (w *worker) view(id string) *pending {
 // fills in the views' starting points.
 func (w *worker) loadMisses(ctx context.Context, first int64) error {
 	p := w.p
-	var ck int64
+	var ck state.Checkpoint
 	err := p.redisCall(ctx, "load", func(ctx context.Context) error {
 		var err error
 		ck, err = p.store.LoadInto(ctx, w.topic, w.partition, w.missIDs, w.missStates)
@@ -155,8 +164,10 @@ func (w *worker) loadMisses(ctx context.Context, first int64) error {
 	if err != nil {
 		return err
 	}
-	if ck < w.checkpoint {
-		return &errRestart{offset: first, reason: fmt.Sprintf("the checkpoint in Redis is %d, below the %d written: Redis lost writes", ck, w.checkpoint)}
+	if ck.Version != w.checkpoint.Version {
+		// the cached states may be stale: another writer wrote the
+		// partition, or Redis lost writes
+		return &errRestart{offset: first, reason: checkpointMoved(ck, w.checkpoint)}
 	}
 	w.startViews()
 	return nil

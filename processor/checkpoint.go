@@ -9,7 +9,6 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/clienting/clienting/state"
 )
 
 // checkState compares the partition's checkpoint in Redis with the offset
@@ -36,10 +35,10 @@ func (w *worker) checkState(ctx context.Context) (stopped bool, err error) {
 		return false, err
 	}
 	w.checkpoint = ck
-	if !w.hadCommit || ck >= w.offset {
+	if !w.hadCommit || ck.Offset >= w.offset {
 		return false, nil
 	}
-	if ck == state.NoCheckpoint {
+	if ck.Version == "" {
 		legacy, err := p.store.HasPartitionKeys(ctx, w.topic, w.partition)
 		if err != nil {
 			return false, err
@@ -53,19 +52,19 @@ func (w *worker) checkState(ctx context.Context) (stopped bool, err error) {
 	if err := p.store.RestoreNames(ctx); err != nil {
 		return false, err
 	}
-	target := max(ck, 0)
+	target := max(ck.Offset, 0)
 	first := int64(kafka.FirstOffset)
 	if err := w.resolve(ctx, &first); err != nil {
 		return false, err
 	}
 	if target >= first {
 		log.Warn("Redis lost writes: its checkpoint is below the committed offset; replaying from the checkpoint",
-			"checkpoint", ck, "committed", w.offset, "from", target)
+			"checkpoint", ck.Offset, "committed", w.offset, "from", target)
 		p.metrics.StateRewinds.Inc()
 		w.offset = target
 		return false, nil
 	}
-	reason := fmt.Sprintf("Redis lost the state of offsets %d..%d (checkpoint %d) and the input topic starts at %d now", target, w.offset-1, ck, first)
+	reason := fmt.Sprintf("Redis lost the state of offsets %d..%d (checkpoint %d) and the input topic starts at %d now", target, w.offset-1, ck.Offset, first)
 	if p.cfg.AcceptStateLoss {
 		log.Error("state lost; going on from the committed offset (processor.accept_state_loss)", "reason", reason)
 		p.metrics.StateRewinds.Inc()

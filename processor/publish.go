@@ -66,7 +66,7 @@ func (w *worker) write(ctx context.Context, first, next int64) error {
 		return err
 	}
 	batch := state.Batch{Topic: w.topic, Partition: w.partition, Checkpoint: true, Token: w.token,
-		Expect: w.checkpoint, Next: max(next, w.checkpoint), Records: recs, Published: w.published}
+		Expect: w.checkpoint, Next: max(next, w.checkpoint.Offset), Records: recs, Published: w.published}
 	var res state.WriteResult
 	err := p.redisCall(ctx, "write", func(ctx context.Context) error {
 		var err error
@@ -99,11 +99,10 @@ func (w *worker) refused(first int64, res *state.WriteResult) error {
 	w.reset()
 	switch {
 	case res.Lost:
-		return &errRestart{offset: first, reason: fmt.Sprintf("the checkpoint in Redis is %d, below the %d written: Redis lost writes", res.Checkpoint, w.checkpoint)}
+		return &errRestart{offset: first, reason: checkpointMoved(res.Checkpoint, w.checkpoint)}
 	case res.Ahead:
 		p.metrics.FencedWrites.Inc()
-		w.checkpoint = res.Checkpoint
-		return &errRestart{offset: first, reason: fmt.Sprintf("another writer moved the checkpoint to %d", res.Checkpoint)}
+		return &errRestart{offset: first, reason: checkpointMoved(res.Checkpoint, w.checkpoint)}
 	default:
 		p.metrics.FencedWrites.Add(float64(len(res.Fenced)))
 		return &errRestart{offset: first, reason: fmt.Sprintf("the writes of %d customers were fenced: another owner wrote them", len(res.Fenced))}

@@ -88,21 +88,24 @@ func TestDuplicateFarApart(t *testing.T) {
 }
 
 // An owner that lost the partition in a rebalance and writes late (a
-// zombie) cannot overwrite what the new owner wrote: its batch is refused
-// by the checkpoint and each customer's write by the fence.
+// zombie) cannot overwrite what the new owner wrote: the zombie read the
+// partition's checkpoint and a customer after the first half of the
+// stream; the new owner processed the second half; the zombie's write of
+// that customer, based on what it read, is refused by the checkpoint, and
+// each customer's write by the fence (how customers are written on Redis
+// Cluster).
 func TestZombieWriteFenced(t *testing.T) {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	now := start.Add(60 * 24 * time.Hour)
 	h := newHarness(t, now)
 	s := synth.Generate(synth.Options{Seed: 7, Customers: 50, Events: 600, Start: start, Span: 50 * 24 * time.Hour, IDPrefix: "zombie-"})
-	h.produce(t, s.Messages)
+	half := len(s.Messages) / 2
+	h.produce(t, s.Messages[:half])
 	stop := h.start(t)
 	h.waitCaughtUp(t, 2*time.Minute)
 	require.NoError(t, stop())
-	before := synth.CheckState(t, h.store, s)
 
-	// the zombie read a customer before the new owner's last write, and
-	// writes it back with one more purchase
+	// what the zombie read
 	ctx := context.Background()
 	id := synth.CustomerID("zombie-", 3)
 	loaded, err := h.store.Load(ctx, []string{id})
@@ -110,37 +113,52 @@ func TestZombieWriteFenced(t *testing.T) {
 	st := loaded[0].State
 	require.NotEmpty(t, st.Watermarks)
 	mark := st.Watermarks[0]
-	topicPart := -1
+	part := -1
 	for p := range 4 {
 		if state.PartitionOf(h.input(), p) == mark.Partition {
-			topicPart = p
+			part = p
 		}
 	}
-	require.GreaterOrEqual(t, topicPart, 0)
-	st.Watermarks[0].Offset = mark.Offset - 1 // what it had applied
+	require.GreaterOrEqual(t, part, 0)
+	seen, err := h.store.ReadCheckpoint(ctx, h.input(), part)
+	require.NoError(t, err)
+
+	// the new owner processes the rest
+	h.produce(t, s.Messages[half:])
+	stop = h.start(t)
+	h.waitCaughtUp(t, 2*time.Minute)
+	require.NoError(t, stop())
+	before := synth.CheckState(t, h.store, s)
+	after, err := h.store.ReadCheckpoint(ctx, h.input(), part)
+	require.NoError(t, err)
+	require.Greater(t, after.Offset, seen.Offset, "the second half reached partition %d", part)
+
+	// the zombie applies one more purchase to what it read and writes
 	st.Money += 999_99
+	st.Watermarks[0].Offset = seen.Offset
 	value, err := h.store.AppendValue(ctx, nil, &st)
 	require.NoError(t, err)
-	rec := state.Record{CustomerID: id, Value: value, Offset: mark.Offset - 1, Strict: true}
-
-	// with the checkpoint it last saw (lower than the new owner's)
-	res, err := h.store.Write(ctx, &state.Batch{Topic: h.input(), Partition: topicPart, Checkpoint: true,
-		Expect: mark.Offset, Next: mark.Offset + 1, Records: []state.Record{rec}, Token: "zombie"})
+	rec := state.Record{CustomerID: id, Value: value, Offset: seen.Offset, Strict: true}
+	res, err := h.store.Write(ctx, &state.Batch{Topic: h.input(), Partition: part, Checkpoint: true,
+		Expect: seen, Next: seen.Offset + 1, Records: []state.Record{rec}, Token: "zombie"})
 	require.NoError(t, err)
 	require.True(t, res.Ahead, "%+v", res)
-	// without a checkpoint (how each customer is written on Redis Cluster)
-	res, err = h.store.Write(ctx, &state.Batch{Topic: h.input(), Partition: topicPart, Records: []state.Record{rec}})
+	require.Equal(t, after, res.Checkpoint)
+	// customer by customer (as on Redis Cluster), the fence refuses a
+	// value whose watermark is not above the stored one: here the very
+	// watermark the store held when the zombie read
+	st.Watermarks[0].Offset = mark.Offset
+	value, err = h.store.AppendValue(ctx, nil, &st)
 	require.NoError(t, err)
-	require.Equal(t, []string{id}, res.Fenced)
-	// a value at the very offset the store holds is fenced too when it
-	// applies events
-	rec.Offset = mark.Offset
-	res, err = h.store.Write(ctx, &state.Batch{Topic: h.input(), Partition: topicPart, Records: []state.Record{rec}})
+	rec = state.Record{CustomerID: id, Value: value, Offset: mark.Offset, Strict: true}
+	res, err = h.store.Write(ctx, &state.Batch{Topic: h.input(), Partition: part, Records: []state.Record{rec}})
 	require.NoError(t, err)
 	require.Equal(t, []string{id}, res.Fenced)
 
-	after := synth.CheckState(t, h.store, s)
-	require.Equal(t, before[id].Money, after[id].Money)
+	require.Equal(t, before, synth.CheckState(t, h.store, s), "nothing of the zombie landed")
+	ck, err := h.store.ReadCheckpoint(ctx, h.input(), part)
+	require.NoError(t, err)
+	require.Equal(t, after, ck)
 }
 
 // Redis restarted without persistence in the middle of a stream loses

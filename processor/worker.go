@@ -40,7 +40,7 @@ type worker struct {
 	hadCommit bool
 	// checkpoint is the partition's checkpoint the worker read or wrote
 	// last (state.NoCheckpoint: none)
-	checkpoint int64
+	checkpoint state.Checkpoint
 	// cache holds the partition's customer states between batches
 	cache *stateCache
 	// token names the worker in the checkpoints it writes

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -111,6 +112,15 @@ func (s *Store) EachCustomer(ctx context.Context, fn func(*scoring.Customer) err
 		}
 	}
 	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		// ForEachMaster runs the masters concurrently: fn sees one
+		// customer at a time all the same
+		var mu sync.Mutex
+		serial := fn
+		fn = func(c *scoring.Customer) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return serial(c)
+		}
 		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
 	}
 	return scan(ctx, s.rdb)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -85,6 +86,7 @@ type Store struct {
 	rules   Rules
 	cluster bool
 	names   names
+	writes  atomic.Uint64 // numbers the checkpoint versions of this store's writes
 }
 
 // New returns a Store on rdb. It does not talk to Redis.

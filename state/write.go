@@ -21,8 +21,30 @@ func (s *Store) CheckpointKey(topic string, partition int) string {
 	return s.cfg.Prefix + ":ck:{" + topic + ":" + strconv.Itoa(partition) + "}"
 }
 
+// Checkpoint is a partition's checkpoint as stored: the next offset whose
+// state Redis holds, and the version of the write that stored it
+// ("<offset> <writer token>:<write number>", unique per write; "" when
+// none is stored).
+type Checkpoint struct {
+	Offset  int64
+	Version string
+}
+
 // NoCheckpoint is the checkpoint of a partition with none stored.
-const NoCheckpoint = -1
+var NoCheckpoint = Checkpoint{Offset: -1}
+
+// ParseCheckpoint parses a stored checkpoint ("" for none).
+func ParseCheckpoint(v string) Checkpoint {
+	if v == "" {
+		return NoCheckpoint
+	}
+	offset, _, _ := strings.Cut(v, " ")
+	n, err := strconv.ParseInt(offset, 10, 64)
+	if err != nil {
+		return Checkpoint{Offset: -1, Version: v}
+	}
+	return Checkpoint{Offset: n, Version: v}
+}
 
 // Loaded is one customer read by Load.
 type Loaded struct {
@@ -52,22 +74,23 @@ func (s *Store) Load(ctx context.Context, ids []string) ([]Loaded, error) {
 // LoadInto reads customers' states into states (reusing their memory) and
 // the partition's checkpoint, in one pipelined round trip (two when some
 // customers are still release-1 hashes).
-func (s *Store) LoadInto(ctx context.Context, topic string, partition int, ids []string, states []*State) (checkpoint int64, err error) {
+func (s *Store) LoadInto(ctx context.Context, topic string, partition int, ids []string, states []*State) (checkpoint Checkpoint, err error) {
 	_, checkpoint, err = s.load(ctx, ids, states, s.CheckpointKey(topic, partition))
 	return checkpoint, err
 }
 
 // ReadCheckpoint returns the partition's checkpoint, NoCheckpoint when
 // none is stored.
-func (s *Store) ReadCheckpoint(ctx context.Context, topic string, partition int) (int64, error) {
+func (s *Store) ReadCheckpoint(ctx context.Context, topic string, partition int) (Checkpoint, error) {
 	_, ck, err := s.load(ctx, nil, nil, s.CheckpointKey(topic, partition))
 	return ck, err
 }
 
-func (s *Store) load(ctx context.Context, ids []string, states []*State, ckKey string) ([]bool, int64, error) {
+func (s *Store) load(ctx context.Context, ids []string, states []*State, ckKey string) ([]bool, Checkpoint, error) {
+	fail := NoCheckpoint
 	if !s.names.loaded.Load() {
 		if err := s.reloadNames(ctx); err != nil {
-			return nil, 0, err
+			return nil, fail, err
 		}
 	}
 	var ckCmd *redis.StringCmd
@@ -82,20 +105,17 @@ func (s *Store) load(ctx context.Context, ids []string, states []*State, ckKey s
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) && !isWrongType(err) {
-		return nil, 0, fmt.Errorf("%w: load %d customers: %w", ErrUnavailable, len(ids), err)
+		return nil, fail, fmt.Errorf("%w: load %d customers: %w", ErrUnavailable, len(ids), err)
 	}
-	checkpoint := int64(NoCheckpoint)
+	checkpoint := NoCheckpoint
 	if ckCmd != nil {
 		v, err := ckCmd.Result()
 		switch {
 		case errors.Is(err, redis.Nil):
 		case err != nil:
-			return nil, 0, fmt.Errorf("%w: read checkpoint: %w", ErrUnavailable, err)
+			return nil, fail, fmt.Errorf("%w: read checkpoint: %w", ErrUnavailable, err)
 		default:
-			offset, _, _ := strings.Cut(v, " ") // "<offset> <token>"
-			if checkpoint, err = strconv.ParseInt(offset, 10, 64); err != nil {
-				return nil, 0, fmt.Errorf("state: checkpoint %s: %q: %w", ckKey, v, err)
-			}
+			checkpoint = ParseCheckpoint(v)
 		}
 	}
 	found := make([]bool, len(ids))
@@ -108,17 +128,17 @@ func (s *Store) load(ctx context.Context, ids []string, states []*State, ckKey s
 		case isWrongType(err):
 			legacy = append(legacy, i)
 		case err != nil:
-			return nil, 0, fmt.Errorf("%w: load customer: %w", ErrUnavailable, err)
+			return nil, fail, fmt.Errorf("%w: load customer: %w", ErrUnavailable, err)
 		default:
 			found[i] = true
 			if err := s.decode(ctx, ids[i], v, states[i]); err != nil {
-				return nil, 0, err
+				return nil, fail, err
 			}
 		}
 	}
 	if len(legacy) > 0 {
 		if err := s.loadLegacy(ctx, s.rdb, ids, legacy, states); err != nil {
-			return nil, 0, err
+			return nil, fail, err
 		}
 		for _, i := range legacy {
 			found[i] = true
@@ -174,19 +194,24 @@ func isWrongType(err error) bool {
 type Batch struct {
 	Topic     string
 	Partition int
-	// Checkpoint makes the write check and advance the partition's
-	// checkpoint: Expect is the checkpoint the writer read or wrote last
-	// (NoCheckpoint: none), Next the one after the batch (Expect for a
-	// sweep). Without it only the customers are fenced.
-	Checkpoint   bool
-	Expect, Next int64
-	Records      []Record
+	// Checkpoint makes the write check and move the partition's
+	// checkpoint: Expect is the checkpoint the writer read or wrote last,
+	// Next the offset after the batch (Expect.Offset for a sweep). Without
+	// it the customers are fenced one by one (see Write).
+	Checkpoint bool
+	Expect     Checkpoint
+	Next       int64
+	// Token names the writer (one per partition worker) in the
+	// checkpoint's version.
+	Token   string
+	Records []Record
 	// Published are customers whose outbox entries were published and
 	// are to be cleared.
 	Published []string
-	// Token names the writer (one per partition worker): a retried write
-	// whose first attempt landed is recognized by it.
-	Token string
+
+	// next is the checkpoint this batch stores, fixed at its first Write
+	// so that a retried Write recognizes its own landed attempt
+	next Checkpoint
 }
 
 // Record is one customer's part of a Batch.
@@ -223,15 +248,14 @@ type Move struct {
 // WriteResult says what a Write did.
 type WriteResult struct {
 	// Lost is true when the stored checkpoint was below Expect: Redis
-	// lost writes. Ahead is true when it was above: another writer wrote
-	// the partition since Expect. Nothing of the batch was written then
-	// (on Redis Cluster, see Write). Repeated is true when the batch had
-	// been written already by an attempt whose reply was lost (the
-	// checkpoint is Next, by the same Token): Fenced is unknown then.
+	// lost writes. Ahead is true when it was another: another writer
+	// wrote the partition since Expect. Nothing of the batch was written
+	// then. Repeated is true when the batch had been written already by
+	// an attempt whose reply was lost.
 	Lost, Ahead, Repeated bool
 	// Checkpoint is the stored checkpoint after the write (the one found,
 	// when Lost or Ahead).
-	Checkpoint int64
+	Checkpoint Checkpoint
 	// Fenced are the customers whose write did not land: their stored
 	// watermark for the partition was ahead (another owner wrote them).
 	Fenced []string
@@ -254,74 +278,186 @@ func (s *Store) AppendValue(ctx context.Context, dst []byte, st *State) ([]byte,
 	return AppendValue(dst, st, &s.names)
 }
 
-// Write writes a batch in one pipelined round trip: the checkpoint check,
-// the outbox entries (whatever else lands, the messages that announce it
-// are kept), the fenced customer values, then the population and segment
-// counts summed over the batch and the due index changes.
+// Write writes a batch: the changed customers' values, and with
+// b.Checkpoint the partition's checkpoint, outbox, population and segment
+// counts and due index.
 //
-// On a standalone Redis the checkpoint, the outbox and the customers are
-// written by one script call: atomically, and not at all when the
-// checkpoint is not the expected one. On Redis Cluster the customers live
-// in other slots than the partition's keys, so each is written by a script
-// call of its own after the checkpoint's, in the same pipeline: the fence
-// still holds for every customer, but a checkpoint that is not the
-// expected one no longer stops the customers' writes, and a loss on a node
-// other than the checkpoint's is not detected.
+// On a standalone Redis it is one script call, atomic: the stored
+// checkpoint must be exactly b.Expect (what this writer read or wrote
+// last), else nothing is written and the result says why (Lost, Ahead).
+// Every writer of a partition's customers moves its checkpoint, so the
+// checkpoint fences them all: an owner that lost the partition, and wrote
+// nothing since, writes nothing more once the new owner wrote.
 //
-// The population and segment counts and the due index are written after
-// the script, also when it refused the batch: a crash or a refusal can
-// leave the counts off by the customers of a batch; they only shape
-// quantile scores and reports, never a customer's own state.
+// On Redis Cluster the customers live in other slots than the partition's
+// keys: the checkpoint call (with the partition's keys, one slot) runs
+// first, and only when it succeeded the customers are written, each fenced
+// by its own watermark for the partition (a value lands only over a lower
+// one; equal is enough for a write that applies no event), in a second
+// round trip. A loss on a node other than the checkpoint's goes unnoticed
+// there.
+//
+// Without b.Checkpoint (a restore), customers are fenced by their
+// watermarks and the partition's keys are written beside them.
 func (s *Store) Write(ctx context.Context, b *Batch) (WriteResult, error) {
 	res := WriteResult{Checkpoint: b.Expect}
+	if b.Checkpoint && b.next.Version == "" {
+		n := s.writes.Add(1)
+		b.next = Checkpoint{Offset: b.Next,
+			Version: strconv.FormatInt(b.Next, 10) + " " + b.Token + ":" + strconv.FormatUint(n, 36)}
+	}
+	tag := string(binary.BigEndian.AppendUint64(nil, uint64(PartitionOf(b.Topic, b.Partition))))
+	head := func(mode string) []any {
+		return []any{mode, tag, WatermarkField(b.Topic, b.Partition), b.Expect.Version, b.next.Version}
+	}
+	var (
+		keys    []string // customer keys
+		triples []any
+		idx     []int // record index of each customer key
+	)
+	groups := s.partitionGroups(b)
+	for i := range b.Records {
+		r := &b.Records[i]
+		if r.Value == nil {
+			continue
+		}
+		idx = append(idx, i)
+		keys = append(keys, s.CustomerKey(r.CustomerID))
+		strict := "0"
+		if r.Strict {
+			strict = "1"
+		}
+		triples = append(triples, r.Offset, strict, r.Value)
+	}
+	partKeys := []string{s.CheckpointKey(b.Topic, b.Partition), s.OutboxKey(b.Topic, b.Partition),
+		s.PopulationKey(b.Topic, b.Partition), s.SegmentsKey(b.Topic, b.Partition), s.DueKey(b.Topic, b.Partition)}
+	noGroups := []any{0, 0, 0, 0, 0, 0}
+
+	var first []*redis.Cmd // the calls of the first round trip
+	switch {
+	case b.Checkpoint && !s.cluster:
+		first = append(first, s.writeCall(ctx, append(partKeys, keys...), head("c"), groups, triples))
+	case b.Checkpoint:
+		first = append(first, s.writeCall(ctx, partKeys, head("c"), groups, nil))
+	default:
+		first = s.fencedCalls(ctx, keys, head("-"), noGroups, triples)
+	}
+	pipelineOthers := !b.Checkpoint
+	if err := s.runCalls(ctx, first, func(p redis.Pipeliner) {
+		if pipelineOthers {
+			s.partitionCommands(ctx, p, b, groups)
+		}
+	}); err != nil {
+		return res, fmt.Errorf("%w: write batch of %d customers: %w", ErrUnavailable, len(idx), err)
+	}
+	fencedCalls := first
+	if b.Checkpoint {
+		reply, err := first[0].Slice()
+		if err != nil || len(reply) < 2 {
+			return res, fmt.Errorf("%w: write batch: reply %v: %w", ErrUnavailable, reply, err)
+		}
+		status, _ := reply[0].(int64)
+		stored, _ := reply[1].(string)
+		res.Checkpoint = ParseCheckpoint(stored)
+		switch status {
+		case 1:
+			res.Lost = true
+			return res, nil
+		case 2:
+			res.Ahead = true
+			return res, nil
+		case 3:
+			res.Repeated = true
+		}
+		if !s.cluster {
+			return res, nil
+		}
+		// Redis Cluster: the customers, fenced, now that the checkpoint
+		// is ours (again, after a repeated write: the fence lets through
+		// only what did not land)
+		fencedCalls = s.fencedCalls(ctx, keys, head("-"), noGroups, triples)
+		if err := s.runCalls(ctx, fencedCalls, nil); err != nil {
+			return res, fmt.Errorf("%w: write %d customers: %w", ErrUnavailable, len(idx), err)
+		}
+	}
+	first0 := 0 // index in idx of the first customer of the call at hand
+	for _, c := range fencedCalls {
+		reply, err := c.Slice()
+		if err != nil || len(reply) < 2 {
+			return res, fmt.Errorf("%w: write customers: reply %v: %w", ErrUnavailable, reply, err)
+		}
+		if !res.Repeated {
+			for _, k := range reply[2:] {
+				n, _ := k.(int64)
+				res.Fenced = append(res.Fenced, b.Records[idx[first0+int(n)-1]].CustomerID)
+			}
+		}
+		nkeys, _ := c.Args()[2].(int) // evalsha, sha, the number of keys
+		first0 += nkeys
+	}
+	return res, nil
+}
+
+// fencedCalls returns the calls that write customers fenced: one per
+// customer on Redis Cluster (each its own slot), one for all of them on a
+// standalone Redis.
+func (s *Store) fencedCalls(ctx context.Context, keys []string, head, groups, triples []any) []*redis.Cmd {
+	if len(keys) == 0 {
+		return nil
+	}
+	if !s.cluster {
+		return []*redis.Cmd{s.writeCall(ctx, keys, head, groups, triples)}
+	}
+	calls := make([]*redis.Cmd, len(keys))
+	for j, k := range keys {
+		calls[j] = s.writeCall(ctx, []string{k}, head, groups, triples[3*j:3*j+3])
+	}
+	return calls
+}
+
+// writeCall builds one EVALSHA of the write script.
+func (s *Store) writeCall(ctx context.Context, keys []string, head, groups, triples []any) *redis.Cmd {
+	args := make([]any, 0, 3+len(keys)+len(head)+len(groups)+len(triples))
+	args = append(args, "evalsha", writeScript.Hash(), len(keys))
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	args = append(args, head...)
+	args = append(args, groups...)
+	args = append(args, triples...)
+	return redis.NewCmd(ctx, args...)
+}
+
+// partitionGroups lists the partition-key changes of a batch as the write
+// script takes them: outbox entries to clear and to write, population and
+// segment-count increments (summed over the batch), due times, ids off the
+// due index; each group its count, then its items.
+func (s *Store) partitionGroups(b *Batch) []any {
 	type segment struct{ segmentation, name string }
 	var (
-		outbox  []any
-		pop     map[string]int64
-		segs    map[segment]int64
-		due     []redis.Z
-		gone    []any
-		keys    []string
-		triples []any
-		idx     []int // record index of each written customer
-		ckKey   = s.CheckpointKey(b.Topic, b.Partition)
-		boxKey  = s.OutboxKey(b.Topic, b.Partition)
-		tag     = string(binary.BigEndian.AppendUint64(nil, uint64(PartitionOf(b.Topic, b.Partition))))
-		wmField = WatermarkField(b.Topic, b.Partition)
-		movePop = func(c scoring.Contrib, d int64) {
-			if !c.Active {
-				return
-			}
-			if pop == nil {
-				pop = map[string]int64{}
-			}
+		box  []any
+		pop  = map[string]int64{}
+		segs = map[segment]int64{}
+		due  []any
+		gone []any
+	)
+	movePop := func(c scoring.Contrib, d int64) {
+		if c.Active {
 			for _, f := range contribFields(c) {
 				pop[f] += d
 			}
 		}
-	)
+	}
 	for i := range b.Records {
 		r := &b.Records[i]
 		if len(r.Outbox) > 0 {
-			outbox = append(outbox, r.CustomerID, r.Outbox)
-		}
-		if r.Value != nil {
-			idx = append(idx, i)
-			keys = append(keys, s.CustomerKey(r.CustomerID))
-			strict := "0"
-			if r.Strict {
-				strict = "1"
-			}
-			triples = append(triples, r.Offset, strict, r.Value)
+			box = append(box, r.CustomerID, r.Outbox)
 		}
 		if r.Contrib != r.PrevContrib {
 			movePop(r.PrevContrib, -1)
 			movePop(r.Contrib, 1)
 		}
 		for _, m := range r.Moves {
-			if segs == nil {
-				segs = map[segment]int64{}
-			}
 			if m.From != "" {
 				segs[segment{m.Segmentation, m.From}]--
 			}
@@ -331,134 +467,122 @@ func (s *Store) Write(ctx context.Context, b *Batch) (WriteResult, error) {
 			if r.Due.IsZero() {
 				gone = append(gone, r.CustomerID)
 			} else {
-				due = append(due, redis.Z{Score: float64(r.Due.UnixMilli()), Member: r.CustomerID})
+				due = append(due, r.Due.UnixMilli(), r.CustomerID)
 			}
 		}
 	}
-	// script builds one call of the write script
-	next := strconv.FormatInt(b.Next, 10) + " " + b.Token
-	script := func(mode string, keys []string, clear []string, box []any, triples []any) *redis.Cmd {
-		args := make([]any, 0, 3+len(keys)+7+len(clear)+len(box)+len(triples))
-		args = append(args, "evalsha", writeScript.Hash(), len(keys))
-		for _, k := range keys {
-			args = append(args, k)
-		}
-		args = append(args, mode, tag, wmField, b.Expect, next, len(clear))
-		for _, id := range clear {
-			args = append(args, id)
-		}
-		args = append(args, len(box)/2)
-		args = append(args, box...)
-		args = append(args, triples...)
-		return redis.NewCmd(ctx, args...)
+	out := make([]any, 0, 6+len(b.Published)+len(box)+2*len(pop)+2*len(segs)+len(due)+len(gone))
+	out = append(out, len(b.Published))
+	for _, id := range b.Published {
+		out = append(out, id)
 	}
-	var calls []*redis.Cmd // the script calls; with a checkpoint, its call first
-	switch {
-	case !s.cluster && b.Checkpoint:
-		calls = append(calls, script("c", append([]string{ckKey, boxKey}, keys...), b.Published, outbox, triples))
-	case b.Checkpoint:
-		calls = append(calls, script("c", []string{ckKey, boxKey}, b.Published, outbox, nil))
-		fallthrough
-	default:
-		if s.cluster {
-			for j, k := range keys {
-				calls = append(calls, script("-", []string{k}, nil, nil, triples[3*j:3*j+3]))
+	out = append(out, len(box)/2)
+	out = append(out, box...)
+	n := len(out)
+	out = append(out, 0)
+	for f, d := range pop {
+		if d != 0 {
+			out = append(out, f, d)
+		}
+	}
+	out[n] = (len(out) - n - 1) / 2
+	n = len(out)
+	out = append(out, 0)
+	for sg, d := range segs {
+		if d != 0 {
+			out = append(out, sg.segmentation+":"+sg.name, d)
+		}
+	}
+	out[n] = (len(out) - n - 1) / 2
+	out = append(out, len(due)/2)
+	out = append(out, due...)
+	out = append(out, len(gone))
+	out = append(out, gone...)
+	return out
+}
+
+// partitionCommands queues the partition-key changes of a write without
+// a checkpoint (groups as partitionGroups lists them) as plain commands.
+func (s *Store) partitionCommands(ctx context.Context, p redis.Pipeliner, b *Batch, groups []any) {
+	box := s.OutboxKey(b.Topic, b.Partition)
+	keys := []string{box, box, s.PopulationKey(b.Topic, b.Partition), s.SegmentsKey(b.Topic, b.Partition),
+		s.DueKey(b.Topic, b.Partition), s.DueKey(b.Topic, b.Partition)}
+	widths := []int{1, 2, 2, 2, 2, 1}
+	i := 0
+	for g, key := range keys {
+		n, _ := groups[i].(int)
+		items := groups[i+1 : i+1+widths[g]*n]
+		i += 1 + widths[g]*n
+		if n == 0 {
+			continue
+		}
+		switch g {
+		case 0:
+			p.HDel(ctx, key, anysToStrings(items)...)
+		case 1:
+			p.HSet(ctx, key, items...)
+		case 2, 3:
+			for j := 0; j < len(items); j += 2 {
+				p.HIncrBy(ctx, key, items[j].(string), items[j+1].(int64))
 			}
-		} else if len(keys) > 0 {
-			calls = append(calls, script("-", keys, nil, nil, triples))
+		case 4:
+			zs := make([]redis.Z, 0, n)
+			for j := 0; j < len(items); j += 2 {
+				zs = append(zs, redis.Z{Score: float64(items[j].(int64)), Member: items[j+1]})
+			}
+			p.ZAdd(ctx, key, zs...)
+		case 5:
+			p.ZRem(ctx, key, items...)
 		}
 	}
-	// pipeline runs the calls (with the other commands unless scriptsOnly)
-	pipeline := func(calls []*redis.Cmd, scriptsOnly bool) error {
+}
+
+func anysToStrings(items []any) []string {
+	out := make([]string, len(items))
+	for i, v := range items {
+		out[i], _ = v.(string)
+	}
+	return out
+}
+
+// runCalls runs script calls in one pipeline, with more commands queued
+// by also (nil: none). When Redis (or some masters of a cluster) forgot
+// the script (a restart, SCRIPT FLUSH), it loads it and runs again the
+// calls that failed so; the rest of the pipeline ran.
+func (s *Store) runCalls(ctx context.Context, calls []*redis.Cmd, also func(redis.Pipeliner)) error {
+	run := func(calls []*redis.Cmd, also func(redis.Pipeliner)) error {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			if !scriptsOnly && !b.Checkpoint && len(b.Published) > 0 {
-				p.HDel(ctx, boxKey, b.Published...)
-			}
-			if !scriptsOnly && !b.Checkpoint && len(outbox) > 0 {
-				p.HSet(ctx, boxKey, outbox...)
-			}
 			for _, c := range calls {
 				_ = p.Process(ctx, c)
 			}
-			if scriptsOnly {
-				return nil
-			}
-			popKey := s.PopulationKey(b.Topic, b.Partition)
-			for f, d := range pop {
-				if d != 0 {
-					p.HIncrBy(ctx, popKey, f, d)
-				}
-			}
-			segKey := s.SegmentsKey(b.Topic, b.Partition)
-			for sg, d := range segs {
-				if d != 0 {
-					p.HIncrBy(ctx, segKey, sg.segmentation+":"+sg.name, d)
-				}
-			}
-			dueKey := s.DueKey(b.Topic, b.Partition)
-			if len(due) > 0 {
-				p.ZAdd(ctx, dueKey, due...)
-			}
-			if len(gone) > 0 {
-				p.ZRem(ctx, dueKey, gone...)
+			if also != nil {
+				also(p)
 			}
 			return nil
 		})
+		if errors.Is(err, redis.Nil) {
+			return nil
+		}
 		return err
 	}
-	err := pipeline(calls, false)
-	if err != nil && isNoScript(err) {
-		// Redis (or some masters of a cluster) forgot the script: a
-		// restart or SCRIPT FLUSH. Load it and run again the calls that
-		// failed so; the rest of the pipeline ran.
-		if lerr := s.loadScript(ctx); lerr != nil {
-			return res, lerr
-		}
-		var again []*redis.Cmd
-		for i, c := range calls {
-			if isNoScript(c.Err()) {
-				calls[i] = redis.NewCmd(ctx, c.Args()...)
-				again = append(again, calls[i])
-			}
-		}
-		err = pipeline(again, true)
+	if len(calls) == 0 && also == nil {
+		return nil
 	}
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return res, fmt.Errorf("%w: write batch of %d customers: %w", ErrUnavailable, len(idx), err)
+	err := run(calls, also)
+	if err == nil || !isNoScript(err) {
+		return err
 	}
-	first := 0 // index in idx of the first customer of the call at hand
-	for j, c := range calls {
-		reply, err := c.Int64Slice()
-		if err != nil || len(reply) < 2 {
-			return res, fmt.Errorf("%w: write batch: reply %v: %w", ErrUnavailable, reply, err)
-		}
-		switch reply[0] {
-		case 1:
-			res.Lost, res.Checkpoint = true, reply[1]
-			return res, nil
-		case 2:
-			res.Ahead, res.Checkpoint = true, reply[1]
-			return res, nil
-		case 3:
-			res.Repeated, res.Checkpoint = true, reply[1]
-			if !s.cluster {
-				return res, nil
-			}
-			continue
-		}
-		if j == 0 && b.Checkpoint {
-			res.Checkpoint = reply[1]
-		}
-		for _, k := range reply[2:] {
-			res.Fenced = append(res.Fenced, b.Records[idx[first+int(k)-1]].CustomerID)
-		}
-		nkeys, _ := c.Args()[2].(int) // evalsha, sha, the number of keys
-		if j == 0 && b.Checkpoint {
-			nkeys -= 2 // the checkpoint and the outbox
-		}
-		first += nkeys
+	if lerr := s.loadScript(ctx); lerr != nil {
+		return lerr
 	}
-	return res, nil
+	var again []*redis.Cmd
+	for i, c := range calls {
+		if isNoScript(c.Err()) {
+			calls[i] = redis.NewCmd(ctx, c.Args()...)
+			again = append(again, calls[i])
+		}
+	}
+	return run(again, nil)
 }
 
 // loadScript loads the write script on every node.

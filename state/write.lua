@@ -1,79 +1,104 @@
--- write.lua: fenced writes of customer values, with a partition's
--- checkpoint and outbox. No domain logic: values are computed and encoded
--- in Go (value.go); this script only decides whether they may land.
+-- write.lua: the writes of a batch. No domain logic: values are computed
+-- and encoded in Go (value.go); this script decides whether they may land.
 --
--- ARGV[1]  'c': KEYS[1] is the partition's checkpoint key and KEYS[2] its
---          outbox, the customers follow; '-': all keys are customers
+-- ARGV[1]  'c': a batch of a partition. KEYS[1..5] are the partition's
+--          checkpoint, outbox, population, segment counts and due index;
+--          KEYS[6..] customers, written unfenced (the checkpoint guards
+--          them: standalone Redis). '-': KEYS are customers, each fenced by
+--          its watermark (Redis Cluster, where they live in other slots,
+--          and writes without a checkpoint).
 -- ARGV[2]  the writing partition's id, 8 bytes (PartitionID, big-endian)
 -- ARGV[3]  its watermark field in a release-1 hash (o:<topic>:<partition>)
--- ARGV[4]  the checkpoint the writer expects to find (-1: none)
--- ARGV[5]  the checkpoint after this batch (the next offset to process),
---          a space and the writer's token
--- ARGV[6]  m, the number of customers whose outbox entries are cleared,
---          then their ids; then n, the number of outbox entries written,
---          then n pairs (customer id, messages)
--- then per customer key, three arguments: the value's watermark for the
---          partition (-1: none), '1' when the write applies events
---          (strict) or '0' (a sweep or a restore), the value.
+-- ARGV[4]  the checkpoint the writer expects ('' for none)
+-- ARGV[5]  the checkpoint after this batch: "<next offset> <token>:<n>",
+--          unique per write
+-- ARGV[6..] groups, each a count and its items: outbox entries to clear
+--          (ids), outbox entries to write (id, messages), population
+--          increments (field, delta), segment-count increments (field,
+--          delta), due times (score, id), ids off the due index; then per
+--          customer key three arguments: the value's watermark for the
+--          partition (-1: none), '1' when the write applies events (strict)
+--          or '0' (a sweep, a restore), the value.
 --
--- Checkpoint ('c'): stored as "<offset> <token>". Stored below the
--- expected one (or missing while one is expected) means Redis lost writes:
--- nothing is written, the reply is {1, stored}. The very checkpoint and
--- token of this call mean the writer's earlier attempt landed (its reply
--- was lost): nothing is written, the reply is {3, stored}. Stored above it
--- otherwise means another writer (an owner that lost the partition, or
--- the new one) wrote since: nothing is written, the reply is {2, stored}.
--- Otherwise the outbox entries are cleared and written, and the
--- checkpoint becomes ARGV[5] (when its offset is higher).
+-- Checkpoint ('c'): the stored checkpoint must be exactly the expected
+-- one; then everything is written and the checkpoint becomes ARGV[5]. A
+-- stored checkpoint equal to ARGV[5] means this very write landed before
+-- (its reply was lost): {3}. One whose offset is below the expected one,
+-- or none where one is expected, means Redis lost writes: {1}. Any other
+-- means another writer (an owner that lost the partition, or the new one)
+-- wrote since: {2}. Nothing is written in those cases.
 --
--- Fence: a customer's write lands only if the stored watermark for the
--- partition is lower than the value's (strict) or not higher (not
+-- Fence ('-'): a customer's write lands only if the stored watermark for
+-- the partition is lower than the value's (strict) or not higher (not
 -- strict); a release-1 hash is fenced by its watermark field and replaced.
 --
--- Reply: {0, checkpoint, i...}: the 1-based indexes (among the customer
--- keys) of the writes the fence refused.
-local i0 = 1
-local reply = {0, -1}
-local function parse(v)
-  local o, t = string.match(v, '^(%-?%d+) ?(.*)$')
-  return tonumber(o), t
-end
-if ARGV[1] == 'c' then
-  local cur = redis.call('GET', KEYS[1])
-  local stored, token = -1, ''
-  if cur then stored, token = parse(cur) end
-  local expect = tonumber(ARGV[4])
-  local next, mine = parse(ARGV[5])
-  if stored < expect then return {1, stored} end
-  if stored ~= expect then
-    if stored == next and token == mine then return {3, stored} end
-    return {2, stored}
-  end
-  if next > stored then
-    redis.call('SET', KEYS[1], ARGV[5])
-  else
-    next = stored
-  end
-  reply[2] = next
-  i0 = 3
+-- Reply: {status, stored checkpoint, i...}: status 0 (written), 1, 2 or 3
+-- as above; the i are the 1-based indexes (among the customer keys) of the
+-- writes the fence refused.
+local function offset(ck)
+  if not ck or ck == '' then return -1 end
+  return tonumber(string.match(ck, '^(%-?%d+)'))
 end
 
-local i = 7
-local m = tonumber(ARGV[6])
-while m > 0 do
-  local k = math.min(m, 500)
-  redis.call('HDEL', KEYS[2], unpack(ARGV, i, i + k - 1))
-  i = i + k
-  m = m - k
+local i = 6
+local function group(width, fn)
+  local n = tonumber(ARGV[i])
+  i = i + 1
+  while n > 0 do
+    local m = math.min(n, 500)
+    fn(i, i + width * m - 1)
+    i = i + width * m
+    n = n - m
+  end
 end
-local n = tonumber(ARGV[i])
-i = i + 1
-while n > 0 do
-  local m = math.min(n, 500)
-  redis.call('HSET', KEYS[2], unpack(ARGV, i, i + 2 * m - 1))
-  i = i + 2 * m
-  n = n - m
+
+local reply = {0, ''}
+local i0 = 1
+if ARGV[1] == 'c' then
+  local stored = redis.call('GET', KEYS[1]) or ''
+  reply[2] = stored
+  if stored ~= ARGV[4] then
+    if stored == ARGV[5] then
+      reply[1] = 3
+    elseif offset(stored) < offset(ARGV[4]) then
+      reply[1] = 1
+    else
+      reply[1] = 2
+    end
+    return reply
+  end
+  redis.call('SET', KEYS[1], ARGV[5])
+  reply[2] = ARGV[5]
+  group(1, function(a, b) redis.call('HDEL', KEYS[2], unpack(ARGV, a, b)) end)
+  group(2, function(a, b) redis.call('HSET', KEYS[2], unpack(ARGV, a, b)) end)
+  group(2, function(a, b)
+    for j = a, b, 2 do redis.call('HINCRBY', KEYS[3], ARGV[j], ARGV[j + 1]) end
+  end)
+  group(2, function(a, b)
+    for j = a, b, 2 do redis.call('HINCRBY', KEYS[4], ARGV[j], ARGV[j + 1]) end
+  end)
+  group(2, function(a, b) redis.call('ZADD', KEYS[5], unpack(ARGV, a, b)) end)
+  group(1, function(a, b) redis.call('ZREM', KEYS[5], unpack(ARGV, a, b)) end)
+  -- the customers: the checkpoint guards them
+  local n = #KEYS - 5
+  local j = 6
+  while n > 0 do
+    local m = math.min(n, 500)
+    local args = {}
+    for k = 0, m - 1 do
+      args[2 * k + 1] = KEYS[j + k]
+      args[2 * k + 2] = ARGV[i + 3 * k + 2]
+    end
+    redis.call('MSET', unpack(args))
+    i = i + 3 * m
+    j = j + m
+    n = n - m
+  end
+  return reply
 end
+
+i = 6
+for _ = 1, 6 do group(1, function() end) end -- '-' calls carry empty groups
 
 local tag = ARGV[2]
 for j = i0, #KEYS do

@@ -46,7 +46,7 @@ func applyCeiling(ctx context.Context, rdb *redis.Client, prefix string, evs []e
 	for part, batch := range byPart {
 		g.Go(func() error {
 			states := map[string]*state.State{}
-			checkpoint := int64(state.NoCheckpoint)
+			checkpoint := state.NoCheckpoint
 			var vals []byte
 			var recs []state.Record
 			for len(batch) > 0 {
@@ -77,7 +77,7 @@ func applyCeiling(ctx context.Context, rdb *redis.Client, prefix string, evs []e
 				}
 				next := batch[n-1].Offset + 1
 				res, err := store.Write(gctx, &state.Batch{Topic: "ceiling", Partition: part, Checkpoint: true,
-					Expect: checkpoint, Next: next, Records: recs})
+					Expect: checkpoint, Next: next, Records: recs, Token: "ceiling"})
 				if err != nil {
 					return err
 				}
