@@ -38,8 +38,8 @@ type cacheMetrics struct {
 	bytes                   func(float64)
 }
 
-func newStateCache(max int, m cacheMetrics) *stateCache {
-	c := &stateCache{max: max, entries: make(map[string]*cacheEntry, min(max, 1<<16)), metrics: m}
+func newStateCache(size int, m cacheMetrics) *stateCache {
+	c := &stateCache{max: size, entries: make(map[string]*cacheEntry, min(size, 1<<16)), metrics: m}
 	c.ring.prev, c.ring.next = &c.ring, &c.ring
 	return c
 }

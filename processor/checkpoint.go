@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/segmentio/kafka-go"
-
 )
 
 // checkState compares the partition's checkpoint in Redis with the offset
@@ -53,7 +52,7 @@ func (w *worker) checkState(ctx context.Context) (stopped bool, err error) {
 		return false, err
 	}
 	target := max(ck.Offset, 0)
-	first := int64(kafka.FirstOffset)
+	first := kafka.FirstOffset
 	if err := w.resolve(ctx, &first); err != nil {
 		return false, err
 	}

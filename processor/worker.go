@@ -59,7 +59,6 @@ type worker struct {
 	used       int
 	order      []string
 	times      []time.Time // Kafka timestamps of the messages that caused output
-	msgTime    []time.Time
 	recs       []state.Record
 	boxed      []string
 	// published are customers whose outbox entries were published and are

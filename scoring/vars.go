@@ -74,23 +74,8 @@ type variable struct {
 
 func (v *variable) numeric() bool { return v.kind == kindInt || v.kind == kindFloat }
 
-// boxed returns the environment value. Ints 0..255 and bools box without
-// allocating; strings are pre-boxed.
-func (v *variable) boxed(x *evalCtx) any {
-	if v.box != nil {
-		return v.box(x)
-	}
-	switch v.kind {
-	case kindInt:
-		return int(v.num(x))
-	case kindFloat:
-		return v.num(x)
-	}
-	return v.box(x)
-}
-
-// boxedIn is boxed, with a number kept in *slot instead of a new
-// allocation (see boxFloat).
+// boxedIn returns the environment value, a number kept in *slot instead
+// of a new allocation (see boxFloat); strings and bools are pre-boxed.
 func (v *variable) boxedIn(x *evalCtx, slot *uint64) any {
 	if v.box != nil {
 		return v.box(x)

@@ -61,7 +61,7 @@ type Rules struct {
 	MaxRecent int
 }
 
-// Applied reports what Apply did besides its outcome.
+// Report says what Apply did besides its outcome.
 type Report struct {
 	// Forgotten counts event ids dropped from the dedupe memory within the
 	// window because the memory held MaxRecent ids.

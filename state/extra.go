@@ -32,11 +32,3 @@ func decodeExtra(c *scoring.Customer, f, v string) error {
 	}
 	return nil
 }
-
-func encodeScores(s [4]int8) string {
-	b := [4]byte{}
-	for i, x := range s {
-		b[i] = byte('0' + x)
-	}
-	return string(b[:])
-}

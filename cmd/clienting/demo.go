@@ -811,11 +811,11 @@ func probeRedis(ctx context.Context, st *state.Store, rdb redis.UniversalClient)
 	res, err = st.Write(ctx, &state.Batch{Topic: topic,
 		Records: []state.Record{{CustomerID: id, Value: value, Offset: 0x80_00_01, Strict: true}}})
 	if err != nil || len(res.Fenced) != 1 {
-		return fmt.Errorf("the write script's fence (string.byte over the value): %+v, %v", res, err)
+		return fmt.Errorf("the write script's fence (string.byte over the value): %+v: %w", res, err)
 	}
 	// a checkpoint other than the expected one refuses the batch
 	if res, err = st.Write(ctx, &state.Batch{Topic: topic, Checkpoint: true, Expect: state.NoCheckpoint, Next: 50}); err != nil || !res.Ahead {
-		return fmt.Errorf("the write script's checkpoint check: %+v, %v", res, err)
+		return fmt.Errorf("the write script's checkpoint check: %+v: %w", res, err)
 	}
 	// a release-1 hash is read with HGETALL after GET fails with WRONGTYPE
 	if err := rdb.HSet(ctx, st.CustomerKey(old), "fs", t0.Unix(), "le", t0.Unix(), "n", 2, "m", 500, "p:rfm", "new", "seq", 1).Err(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -103,13 +104,19 @@ func TestRedisCluster(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, info, "cluster_state:ok")
 
-	slots, err := client.ClusterSlots(ctx).Result()
+	shards, err := client.ClusterShards(ctx).Result()
 	require.NoError(t, err)
 	covered := 0
 	masters := map[string]bool{}
-	for _, s := range slots {
-		covered += s.End - s.Start + 1
-		masters[s.Nodes[0].Addr] = true
+	for _, s := range shards {
+		for _, r := range s.Slots {
+			covered += int(r.End - r.Start + 1)
+		}
+		for _, n := range s.Nodes {
+			if n.Role == "master" && len(s.Slots) > 0 {
+				masters[n.IP+":"+strconv.FormatInt(n.Port, 10)] = true
+			}
+		}
 	}
 	require.Equal(t, 16384, covered, "slots served")
 	require.Len(t, masters, len(addrs))

@@ -82,13 +82,13 @@
 //
 //	u(1+u) phi'' + (C + (r+x+a) u) phi' + (r+x)(a-1) phi = (r+x) C.
 //
-// Its Taylor polynomials around a chain of centres u_c (each step at most
+// Its Taylor polynomials around a chain of centers u_c (each step at most
 // 0.3 u_c, less when a parameter is large) get their coefficients from the
 // three-term recurrence of that equation, and the value and derivative at
-// each new centre from the previous polynomial; the first centre is the
+// each new center from the previous polynomial; the first center is the
 // series at u = 0. Steps are chosen for the spacing of the points (many points: short
 // polynomials; few: long steps). Where C is large the chain needs many
-// centres and aliveKernel's z series, whose coefficients are then computed
+// centers and aliveKernel's z series, whose coefficients are then computed
 // once and which is short, is used with a log1p and an expm1 per point,
 // unless its terms cancel by more than 1e4; when neither applies,
 // aliveKernel is summed per point. Params.Evaluate computes P(alive), the

@@ -21,14 +21,14 @@ import "math"
 // Two ways to evaluate phi at many u are used, whichever is estimated to
 // be cheaper:
 //
-//   - taylorCurve: Taylor polynomials of phi around a chain of centres,
+//   - taylorCurve: Taylor polynomials of phi around a chain of centers,
 //     their coefficients from the three-term recurrence the equation gives
-//     and the value and derivative at each centre from the previous
+//     and the value and derivative at each center from the previous
 //     polynomial. Only multiplications and additions per point.
 //   - zCurve: aliveKernel's z series (Euler's transformation, in
 //     z = u/(1+u)) with its coefficients computed once; per point a log1p
 //     and an expm1. It is short when C is large, where the Taylor chain
-//     needs many centres.
+//     needs many centers.
 
 const (
 	// curveMaxTerms caps the terms of one polynomial of either curve.
@@ -37,7 +37,7 @@ const (
 	// curveTol is the relative size of the neglected terms.
 	curveTol = 1e-17
 
-	// curveMaxRho is the largest step from a Taylor centre u_c, as a
+	// curveMaxRho is the largest step from a Taylor center u_c, as a
 	// fraction of u_c: the distance to the singular point u = 0 of the
 	// equation, where a second solution like u^(1-C) lives, whose
 	// coefficients are what rounding errors in the recurrence excite.
@@ -58,7 +58,7 @@ const (
 	curveRecurrenceCost = 6
 )
 
-// curveSteps are the steps (fractions of the centre) the Taylor chain
+// curveSteps are the steps (fractions of the center) the Taylor chain
 // chooses from, with their estimated numbers of terms.
 // The cost of a step per unit of ln(u) is
 // (curveRecurrenceCost + points in the step) * terms / ln(1+rho).
@@ -90,21 +90,21 @@ type curveParams struct {
 	beta    float64 // alpha + T
 }
 
-// taylorCurve evaluates phi at non-decreasing u. Centre 0 is the series of
-// phi at u = 0 and covers [0, h]; every later centre is the end of the
+// taylorCurve evaluates phi at non-decreasing u. Center 0 is the series of
+// phi at u = 0 and covers [0, h]; every later center is the end of the
 // previous interval and covers [u_c, u_c + rho u_c]. Coefficients are
 // stored scaled, d_n = c_n h^n, h the length of the interval, and
 // evaluated at s = (u - u_c)/h in [0, 1].
 type taylorCurve struct {
 	p      curveParams
-	rhoMax float64 // largest step as a fraction of the centre
-	uc, h  float64 // centre, length of its interval
+	rhoMax float64 // largest step as a fraction of the center
+	uc, h  float64 // center, length of its interval
 	n      int     // number of coefficients
 	d      [curveMaxTerms]float64
 	ab     [curveMaxTerms]float64 // (n+A)(n+B)/((n+1)(n+2)), of the recurrence
 }
 
-// init sets up centre 0 for points spaced du apart; false if its series
+// init sets up center 0 for points spaced du apart; false if its series
 // does not converge within curveMaxTerms terms.
 func (k *taylorCurve) init(p curveParams, du float64) bool {
 	k.p = p
@@ -115,7 +115,7 @@ func (k *taylorCurve) init(p curveParams, du float64) bool {
 	// The solutions vary on the scale u/C when C is large, and so on.
 	big := max(p.c-1, p.a, math.Abs(p.b), 1)
 	k.rhoMax = min(curveMaxRho, -math.Expm1(-curveKappa/big))
-	// About 16 points in centre 0: its series is longer than the later
+	// About 16 points in center 0: its series is longer than the later
 	// polynomials for the same reach.
 	k.uc, k.h = 0, min(k.rhoMax, max(16*du, 0.02))
 	// phi = sum_{n>=1} phi_n u^n, phi_1 = A,
@@ -206,7 +206,7 @@ func (k *taylorCurve) eval(out []float64, u0, du float64) {
 	}
 }
 
-// next moves to the centre at the end of the current interval, with the
+// next moves to the center at the end of the current interval, with the
 // step that minimizes the estimated cost for points spaced du apart.
 func (k *taylorCurve) next(du float64) bool {
 	// Value and derivative at s = 1, in two partial sums each.
@@ -278,11 +278,11 @@ func (k *taylorCurve) next(du float64) bool {
 func (k *taylorCurve) cost(uMax, du float64, nPts int) float64 {
 	rho := k.rhoMax
 	terms := -math.Log(curveTol)/math.Log((1+rho)/rho) + 2
-	centres := 1.0
+	centers := 1.0
 	if uMax > k.h {
-		centres += math.Ceil(math.Log(uMax/k.h) / math.Log1p(rho))
+		centers += math.Ceil(math.Log(uMax/k.h) / math.Log1p(rho))
 	}
-	return centres*terms*curveRecurrenceCost + float64(nPts)*min(terms, float64(k.n))
+	return centers*terms*curveRecurrenceCost + float64(nPts)*min(terms, float64(k.n))
 }
 
 // horner returns sum_i d[i] s^i.
