@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -88,6 +89,109 @@ func isCluster(rdb redis.UniversalClient) bool {
 	return ok
 }
 
+// wrote checks that a checkpoint write landed, nothing refused or fenced,
+// and stored a checkpoint of its own: offset next, a version of token's
+// ("<offset> <token>:<n>"). It returns that checkpoint.
+func wrote(t *testing.T, res state.WriteResult, next int64, token string) state.Checkpoint {
+	t.Helper()
+	require.False(t, res.Lost || res.Ahead || res.Repeated, "%+v", res)
+	require.Empty(t, res.Fenced)
+	require.Equal(t, next, res.Checkpoint.Offset)
+	require.True(t, strings.HasPrefix(res.Checkpoint.Version, fmt.Sprintf("%d %s:", next, token)), "version %q", res.Checkpoint.Version)
+	require.Equal(t, res.Checkpoint, state.ParseCheckpoint(res.Checkpoint.Version))
+	return res.Checkpoint
+}
+
+// writer writes batches of partition 3 as a partition worker does:
+// each batch expects the checkpoint of the one before (offset +1), or,
+// plain, without a checkpoint.
+type writer struct {
+	s     *state.Store
+	token string
+	plain bool
+	at    state.Checkpoint
+}
+
+func newWriter(s *state.Store, token string) *writer {
+	return &writer{s: s, token: token, at: state.NoCheckpoint}
+}
+
+// write writes b and checks that it landed (customers may be fenced).
+func (w *writer) write(t *testing.T, b *state.Batch) state.WriteResult {
+	t.Helper()
+	if !w.plain {
+		b.Checkpoint, b.Expect, b.Token, b.Next = true, w.at, w.token, max(w.at.Offset, 0)+1
+	}
+	res := write(t, w.s, b)
+	require.False(t, res.Lost || res.Ahead || res.Repeated, "%+v", res)
+	if !w.plain {
+		fenced := res.Fenced
+		res.Fenced = nil
+		w.at = wrote(t, res, b.Next, w.token)
+		res.Fenced = fenced
+	}
+	return res
+}
+
+func (w *writer) records(t *testing.T, recs ...state.Record) state.WriteResult {
+	t.Helper()
+	return w.write(t, &state.Batch{Records: recs})
+}
+
+// stored is everything a batch of partition 3 may write, as Redis holds
+// it: checkpoint, outbox, population histograms, segment counts, due
+// index, and the raw values of some customers.
+type stored struct {
+	Checkpoint                   string
+	Outbox, Population, Segments map[string]string
+	Due                          []redis.Z
+	Customers                    map[string]string
+}
+
+func readStored(t *testing.T, rdb redis.UniversalClient, s *state.Store, ids ...string) stored {
+	t.Helper()
+	ctx := ctxFor(t)
+	get := func(key string) string {
+		v, err := rdb.Get(ctx, key).Result()
+		if errors.Is(err, redis.Nil) {
+			return "<none>"
+		}
+		require.NoError(t, err)
+		return v
+	}
+	hash := func(key string) map[string]string {
+		v, err := rdb.HGetAll(ctx, key).Result()
+		require.NoError(t, err)
+		return v
+	}
+	due, err := rdb.ZRangeWithScores(ctx, s.DueKey(topic, 3), 0, -1).Result()
+	require.NoError(t, err)
+	out := stored{Checkpoint: get(s.CheckpointKey(topic, 3)), Outbox: hash(s.OutboxKey(topic, 3)),
+		Population: hash(s.PopulationKey(topic, 3)), Segments: hash(s.SegmentsKey(topic, 3)), Due: due,
+		Customers: map[string]string{}}
+	for _, id := range ids {
+		out.Customers[id] = get(s.CustomerKey(id))
+	}
+	return out
+}
+
+func TestParseCheckpoint(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want state.Checkpoint
+	}{
+		{"", state.NoCheckpoint},
+		{"100 w1:3", state.Checkpoint{Offset: 100, Version: "100 w1:3"}},
+		{"0 a b:z", state.Checkpoint{Offset: 0, Version: "0 a b:z"}},
+		{"42", state.Checkpoint{Offset: 42, Version: "42"}},
+		{"7 w0", state.Checkpoint{Offset: 7, Version: "7 w0"}},
+		{"junk", state.Checkpoint{Offset: -1, Version: "junk"}},
+	} {
+		require.Equal(t, tc.want, state.ParseCheckpoint(tc.in), "%q", tc.in)
+	}
+	require.Equal(t, state.Checkpoint{Offset: -1}, state.NoCheckpoint)
+}
+
 func storeSuite(t *testing.T, rdb redis.UniversalClient) {
 	cluster := isCluster(rdb)
 	t.Run("load a missing customer", func(t *testing.T) {
@@ -100,12 +204,12 @@ func storeSuite(t *testing.T, rdb redis.UniversalClient) {
 		st := []*state.State{{Customer: scoring.Customer{ID: "junk", Money: 7}}}
 		ck, err := s.LoadInto(ctxFor(t), topic, 3, []string{"nobody"}, st)
 		require.NoError(t, err)
-		require.Equal(t, int64(state.NoCheckpoint), ck)
+		require.Equal(t, state.NoCheckpoint, ck)
 		require.Equal(t, "nobody", st[0].ID)
 		require.Zero(t, st[0].Money, "a missing customer's state is emptied")
 		ck, err = s.ReadCheckpoint(ctxFor(t), topic, 3)
 		require.NoError(t, err)
-		require.Equal(t, int64(state.NoCheckpoint), ck)
+		require.Equal(t, state.NoCheckpoint, ck)
 	})
 
 	t.Run("write and load any customer id", func(t *testing.T) {
@@ -124,8 +228,7 @@ func storeSuite(t *testing.T, rdb redis.UniversalClient) {
 			want = append(want, st)
 			recs = append(recs, record(t, s, st, true))
 		}
-		res := write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 10, Records: recs})
-		require.Equal(t, state.WriteResult{Checkpoint: 10}, res)
+		ck10 := wrote(t, write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 10, Token: "w", Records: recs}), 10, "w")
 		for i, l := range load(t, s, ids...) {
 			require.True(t, l.Found, "id %q", ids[i])
 			require.Equal(t, *want[i], l.State, "id %q", ids[i])
@@ -133,7 +236,7 @@ func storeSuite(t *testing.T, rdb redis.UniversalClient) {
 		states := []*state.State{{}, {}}
 		ck, err := s.LoadInto(ctxFor(t), topic, 3, ids[:2], states)
 		require.NoError(t, err)
-		require.Equal(t, int64(10), ck)
+		require.Equal(t, ck10, ck)
 		require.Equal(t, *want[0], *states[0])
 
 		// a value nobody can decode is an error naming the customer
@@ -142,47 +245,90 @@ func storeSuite(t *testing.T, rdb redis.UniversalClient) {
 		require.ErrorContains(t, err, `"bad"`)
 	})
 
+	// The fence: without a checkpoint (a restore) every customer is fenced
+	// by its watermark, and so on Redis Cluster with one, after the
+	// checkpoint call. On a standalone Redis a batch with a checkpoint
+	// writes its customers in the checkpoint's script call, unfenced: the
+	// exact checkpoint guards them (Store.Write), so a value lands under a
+	// matching checkpoint whatever watermark is stored.
+	modes := []struct {
+		name  string
+		plain bool
+	}{{"without checkpoint", true}, {"with checkpoint", false}}
 	t.Run("fence", func(t *testing.T) {
-		s := newStore(t, rdb, state.Config{})
-		for _, tc := range []struct {
-			name   string
-			off    int64
-			strict bool
-			lands  bool
-		}{
-			{"lower, strict", 9, true, false},
-			{"lower, not strict", 9, false, false},
-			{"equal, strict", 10, true, false},
-			{"equal, not strict", 10, false, true},
-			{"higher, strict", 11, true, true},
-			{"higher, not strict", 11, false, true},
-			{"none, not strict", -1, false, false},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				id := "fence " + tc.name
-				st := &state.State{Customer: scoring.Customer{ID: id, Money: 1},
-					Watermarks: []state.Watermark{{Partition: state.PartitionOf("elsewhere", 0), Offset: 99}, {Partition: in3, Offset: 10}}}
-				require.Empty(t, write(t, s, &state.Batch{Records: []state.Record{record(t, s, st, true)}}).Fenced)
-				st.Money = 2
-				st.Watermarks = nil
-				if tc.off >= 0 {
-					st.Watermarks = []state.Watermark{{Partition: in3, Offset: tc.off}}
+		for _, mode := range modes {
+			fenced := mode.plain || cluster
+			t.Run(mode.name, func(t *testing.T) {
+				s := newStore(t, rdb, state.Config{})
+				w := newWriter(s, "f")
+				w.plain = mode.plain
+				for _, tc := range []struct {
+					name   string
+					off    int64
+					strict bool
+					lands  bool
+				}{
+					{"lower, strict", 9, true, false},
+					{"lower, not strict", 9, false, false},
+					{"equal, strict", 10, true, false},
+					{"equal, not strict", 10, false, true},
+					{"higher, strict", 11, true, true},
+					{"higher, not strict", 11, false, true},
+					{"none, not strict", -1, false, false},
+				} {
+					t.Run(tc.name, func(t *testing.T) {
+						id := "fence " + tc.name
+						st := &state.State{Customer: scoring.Customer{ID: id, Money: 1},
+							Watermarks: []state.Watermark{{Partition: state.PartitionOf("elsewhere", 0), Offset: 99}, {Partition: in3, Offset: 10}}}
+						require.Empty(t, write(t, s, &state.Batch{Records: []state.Record{record(t, s, st, true)}}).Fenced)
+						st.Money = 2
+						st.Watermarks = nil
+						if tc.off >= 0 {
+							st.Watermarks = []state.Watermark{{Partition: in3, Offset: tc.off}}
+						}
+						res := w.records(t, record(t, s, st, tc.strict))
+						got := load(t, s, id)[0]
+						if tc.lands || !fenced {
+							require.Empty(t, res.Fenced)
+							require.Equal(t, int64(2), got.State.Money, "the value lands")
+							require.Equal(t, st.Watermarks, got.State.Watermarks)
+						} else {
+							require.Equal(t, []string{id}, res.Fenced)
+							require.Equal(t, int64(1), got.State.Money, "the value is fenced")
+							require.Equal(t, int64(10), offsetOf(&got.State, in3))
+						}
+					})
 				}
-				res := write(t, s, &state.Batch{Records: []state.Record{record(t, s, st, tc.strict)}})
-				got := load(t, s, id)[0]
-				if tc.lands {
-					require.Empty(t, res.Fenced)
-					require.Equal(t, int64(2), got.State.Money)
-					require.Equal(t, st.Watermarks, got.State.Watermarks)
-				} else {
-					require.Equal(t, []string{id}, res.Fenced)
-					require.Equal(t, int64(1), got.State.Money)
-					require.Equal(t, int64(10), offsetOf(&got.State, in3))
-				}
+
+				t.Run("one fenced customer does not stop the others", func(t *testing.T) {
+					mk := func(id string, money, off int64) *state.State {
+						return &state.State{Customer: scoring.Customer{ID: id, Money: money}, Watermarks: []state.Watermark{{Partition: in3, Offset: off}}}
+					}
+					a, b, d := mk("mixed a", 0, 20), mk("mixed b", 0, 20), mk("mixed d", 0, 20)
+					w.records(t, record(t, s, a, true), record(t, s, b, true), record(t, s, d, true))
+					a.Money, b.Money, d.Money = 5, 6, 8
+					a.Watermarks[0].Offset = 19 // an older owner's view
+					b.Watermarks[0].Offset = 25
+					c := mk("mixed c", 7, 25)
+					res := w.records(t, record(t, s, b, true), state.Record{CustomerID: "no value"},
+						record(t, s, a, true), record(t, s, c, true), record(t, s, d, true))
+					got := load(t, s, "mixed a", "mixed b", "mixed c", "mixed d", "no value")
+					money := []int64{got[0].State.Money, got[1].State.Money, got[2].State.Money, got[3].State.Money, got[4].State.Money}
+					if fenced {
+						require.Equal(t, []string{"mixed a", "mixed d"}, res.Fenced, "named by their records, past one without a value")
+						require.Equal(t, []int64{0, 6, 7, 0, 0}, money)
+					} else {
+						require.Empty(t, res.Fenced)
+						require.Equal(t, []int64{5, 6, 7, 8, 0}, money, "the checkpoint guards the customers")
+						require.Equal(t, int64(19), offsetOf(&got[0].State, in3))
+					}
+					require.False(t, got[4].Found, "a record without a value writes no customer")
+				})
 			})
 		}
 
 		t.Run("no watermark of the partition stored", func(t *testing.T) {
+			s := newStore(t, rdb, state.Config{})
 			id := "other partition"
 			st := &state.State{Customer: scoring.Customer{ID: id, Money: 1}, Watermarks: []state.Watermark{{Partition: state.PartitionOf(topic, 4), Offset: 50}}}
 			require.Empty(t, write(t, s, &state.Batch{Topic: topic, Partition: 4, Records: []state.Record{{CustomerID: id, Value: record(t, s, st, true).Value, Offset: 50, Strict: true}}}).Fenced)
@@ -191,27 +337,11 @@ func storeSuite(t *testing.T, rdb redis.UniversalClient) {
 			require.Empty(t, write(t, s, &state.Batch{Records: []state.Record{record(t, s, st, true)}}).Fenced)
 			require.Equal(t, int64(3), load(t, s, id)[0].State.Money)
 		})
-
-		t.Run("one fenced customer does not stop the others", func(t *testing.T) {
-			a := &state.State{Customer: scoring.Customer{ID: "mixed a"}, Watermarks: []state.Watermark{{Partition: in3, Offset: 20}}}
-			b := &state.State{Customer: scoring.Customer{ID: "mixed b"}, Watermarks: []state.Watermark{{Partition: in3, Offset: 20}}}
-			write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 21, Records: []state.Record{record(t, s, a, true), record(t, s, b, true)}})
-			a.Money, b.Money = 5, 6
-			a.Watermarks[0].Offset = 19 // an older owner's view
-			b.Watermarks[0].Offset = 25
-			c := &state.State{Customer: scoring.Customer{ID: "mixed c", Money: 7}, Watermarks: []state.Watermark{{Partition: in3, Offset: 25}}}
-			res := write(t, s, &state.Batch{Checkpoint: true, Expect: 21, Next: 26, Records: []state.Record{
-				record(t, s, b, true), record(t, s, a, true), {CustomerID: "no value"}, record(t, s, c, true)}})
-			require.Equal(t, state.WriteResult{Checkpoint: 26, Fenced: []string{"mixed a"}}, res)
-			got := load(t, s, "mixed a", "mixed b", "mixed c", "no value")
-			require.Equal(t, []int64{0, 6, 7, 0}, []int64{got[0].State.Money, got[1].State.Money, got[2].State.Money, got[3].State.Money})
-			require.False(t, got[3].Found, "a record without a value writes no customer")
-		})
 	})
 
 	t.Run("checkpoint", func(t *testing.T) {
 		s := newStore(t, rdb, state.Config{})
-		ck := func() int64 {
+		ck := func() state.Checkpoint {
 			v, err := s.ReadCheckpoint(ctxFor(t), topic, 3)
 			require.NoError(t, err)
 			return v
@@ -220,116 +350,243 @@ func storeSuite(t *testing.T, rdb redis.UniversalClient) {
 			st := &state.State{Customer: scoring.Customer{ID: "ck", Money: off}, Watermarks: []state.Watermark{{Partition: in3, Offset: off}}}
 			return record(t, s, st, true)
 		}
-		batch := func(expect, next int64, token string, recs ...state.Record) *state.Batch {
+		batch := func(expect state.Checkpoint, next int64, token string, recs ...state.Record) *state.Batch {
 			return &state.Batch{Checkpoint: true, Expect: expect, Next: next, Token: token, Records: recs}
 		}
-		require.Equal(t, state.WriteResult{Checkpoint: 100}, write(t, s, batch(state.NoCheckpoint, 100, "w1", cust(99))))
-		require.Equal(t, int64(100), ck())
-		require.Equal(t, state.WriteResult{Checkpoint: 200}, write(t, s, batch(100, 200, "w1", cust(199))))
-		require.Equal(t, int64(200), ck())
+		c1 := wrote(t, write(t, s, batch(state.NoCheckpoint, 100, "w1", cust(99))), 100, "w1")
+		require.Equal(t, c1, ck())
+		c2 := wrote(t, write(t, s, batch(c1, 200, "w1", cust(199))), 200, "w1")
+		require.Equal(t, c2, ck())
+		// a sweep keeps the offset and stores a version of its own
+		c3 := wrote(t, write(t, s, batch(c2, 200, "w1")), 200, "w1")
+		require.NotEqual(t, c2.Version, c3.Version)
+		require.Equal(t, c3, ck())
 
-		// a sweep keeps it
-		require.Equal(t, state.WriteResult{Checkpoint: 200}, write(t, s, batch(200, 200, "w1")))
-		// a retry of a write that landed is recognized by its token
-		res := write(t, s, batch(100, 200, "w1", cust(199)))
-		require.True(t, res.Repeated)
-		require.Equal(t, int64(200), res.Checkpoint)
-		require.False(t, res.Lost || res.Ahead)
-		// another writer behind it writes nothing
-		res = write(t, s, batch(100, 150, "w0", cust(149)))
-		require.Equal(t, state.WriteResult{Ahead: true, Checkpoint: 200}, res)
-		require.Equal(t, state.WriteResult{Ahead: true, Checkpoint: 200}, write(t, s, batch(100, 200, "w2", cust(199))))
-		require.Equal(t, int64(200), ck())
-		if !cluster {
-			require.Equal(t, int64(199), load(t, s, "ck")[0].State.Money)
+		// a new owner read c3 and sweeps: the same offset, its version
+		c4 := wrote(t, write(t, s, batch(c3, 200, "w2")), 200, "w2")
+		require.NotEqual(t, c3.Version, c4.Version)
+
+		// only the exact version stored lets a write land: whatever the
+		// offsets, a writer that expects another is Ahead
+		for _, tc := range []struct {
+			name   string
+			expect state.Checkpoint
+			next   int64
+		}{
+			{"its own last write, at the stored offset", c3, 300},
+			{"its own sweep after the other's", c3, 200},
+			{"a version before a sweep", c2, 300},
+			{"an older checkpoint", c1, 150},
+			{"an older checkpoint, writing the stored offset", c1, 200},
+			{"none while one is stored", state.NoCheckpoint, 200},
+			{"a version nobody wrote, at the stored offset", state.ParseCheckpoint("200 w1:zz"), 300},
+			{"the stored offset without a version", state.ParseCheckpoint("200"), 300},
+		} {
+			res := write(t, s, batch(tc.expect, tc.next, "w1", cust(tc.next-1)))
+			require.Equal(t, state.WriteResult{Ahead: true, Checkpoint: c4}, res, tc.name)
 		}
+		require.Equal(t, c4, ck())
+		require.Equal(t, int64(199), load(t, s, "ck")[0].State.Money, "nothing of a refused batch is written")
+
 		// other partitions have their own
-		require.Equal(t, state.WriteResult{Checkpoint: 7}, write(t, s, &state.Batch{Topic: topic, Partition: 4, Checkpoint: true, Expect: state.NoCheckpoint, Next: 7}))
+		wrote(t, write(t, s, &state.Batch{Topic: topic, Partition: 4, Checkpoint: true, Expect: state.NoCheckpoint, Next: 7, Token: "w1"}), 7, "w1")
 		states := []*state.State{{}}
 		got, err := s.LoadInto(ctxFor(t), topic, 3, []string{"ck"}, states)
 		require.NoError(t, err)
-		require.Equal(t, int64(200), got)
+		require.Equal(t, c4, got)
 		require.Equal(t, int64(199), states[0].Money)
 
-		// Redis lost the checkpoint: the write is refused
-		require.NoError(t, rdb.Del(ctxFor(t), s.CheckpointKey(topic, 3)).Err())
-		res = write(t, s, batch(200, 300, "w1", cust(299)))
-		require.Equal(t, state.WriteResult{Lost: true, Checkpoint: state.NoCheckpoint}, res)
-		require.Equal(t, int64(state.NoCheckpoint), ck(), "a lost checkpoint is not recreated")
-		if cluster {
-			// documented (Store.Write): on a cluster the customers are
-			// written by their own script calls in the same pipeline
-			require.Equal(t, int64(299), load(t, s, "ck")[0].State.Money)
-		} else {
-			require.Equal(t, int64(199), load(t, s, "ck")[0].State.Money, "nothing of a lost batch is written")
-		}
+		// the owner goes on from what it read
+		c5 := wrote(t, write(t, s, batch(c4, 300, "w2", cust(299))), 300, "w2")
+		require.Equal(t, c5, ck())
+		require.Equal(t, int64(299), load(t, s, "ck")[0].State.Money)
+	})
 
-		// and a checkpoint below the expected one is a loss too
-		require.NoError(t, rdb.Set(ctxFor(t), s.CheckpointKey(topic, 3), 50, 0).Err())
-		require.Equal(t, state.WriteResult{Lost: true, Checkpoint: 50}, write(t, s, batch(200, 300, "w1")))
-		require.Equal(t, int64(50), ck())
-		// a writer that expects it goes on
-		require.Equal(t, state.WriteResult{Checkpoint: 60}, write(t, s, batch(50, 60, "w3")))
-		require.Equal(t, int64(60), ck())
+	t.Run("repeated write", func(t *testing.T) {
+		s := newStore(t, rdb, state.Config{})
+		ctx := ctxFor(t)
+		ids := []string{"rep a", "rep b"}
+		ca := scoring.Contrib{Active: true, Recency: 20577, Frequency: 1, Monetary: 4, Tenure: 20577}
+		rec := func(id string, off int64, money int64) state.Record {
+			st := &state.State{Customer: scoring.Customer{ID: id, Money: money}, Watermarks: []state.Watermark{{Partition: in3, Offset: off}}}
+			r := record(t, s, st, true)
+			r.Contrib, r.Moves = ca, []state.Move{{Segmentation: "rfm", To: "new"}}
+			r.Due, r.DueChanged = day0.Add(time.Hour), true
+			r.Outbox = state.EncodeMessages(nil, []state.Message{{Topic: "seg", Value: []byte(id)}})
+			return r
+		}
+		b := &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 5, Token: "w1", Records: []state.Record{rec(ids[0], 4, 10), rec(ids[1], 4, 20)}}
+		first := wrote(t, write(t, s, b), 5, "w1")
+		before := readStored(t, rdb, s, ids...)
+		require.Equal(t, map[string]string{"r20577": "2", "f1": "2", "m4": "2", "t20577": "2"}, before.Population)
+		require.Equal(t, map[string]string{"rfm:new": "2"}, before.Segments)
+
+		// the same batch again (its reply was lost): recognized, written
+		// once
+		require.Equal(t, state.WriteResult{Repeated: true, Checkpoint: first}, write(t, s, b))
+		require.Equal(t, before, readStored(t, rdb, s, ids...), "a repeated write writes nothing twice")
+
+		// a new batch with the same fields is another write
+		same := &state.Batch{Checkpoint: true, Expect: b.Expect, Next: b.Next, Token: b.Token, Records: b.Records}
+		require.Equal(t, state.WriteResult{Ahead: true, Checkpoint: first}, write(t, s, same))
+		require.Equal(t, before, readStored(t, rdb, s, ids...))
+
+		// once the writer wrote on, the old batch is Ahead
+		b2 := &state.Batch{Checkpoint: true, Expect: first, Next: 6, Token: "w1", Records: []state.Record{rec(ids[0], 5, 11), rec(ids[1], 5, 21)}}
+		for i := range b2.Records {
+			b2.Records[i].PrevContrib, b2.Records[i].Moves, b2.Records[i].DueChanged, b2.Records[i].Outbox = ca, nil, false, nil
+		}
+		second := wrote(t, write(t, s, b2), 6, "w1")
+		after := readStored(t, rdb, s, ids...)
+		require.Equal(t, state.WriteResult{Ahead: true, Checkpoint: second}, write(t, s, b))
+		require.Equal(t, after, readStored(t, rdb, s, ids...))
+
+		// the customers of a repeated write that did not land (Redis
+		// Cluster: their round trip came after the checkpoint's) are
+		// written by the retry, fenced; on a standalone Redis the batch is
+		// one script call and a repeat writes nothing
+		require.NoError(t, rdb.Del(ctx, s.CustomerKey(ids[1])).Err())
+		require.Equal(t, state.WriteResult{Repeated: true, Checkpoint: second}, write(t, s, b2))
+		got := load(t, s, ids...)
+		require.Equal(t, int64(11), got[0].State.Money)
+		if cluster {
+			require.True(t, got[1].Found)
+			require.Equal(t, int64(21), got[1].State.Money)
+			require.Equal(t, after, readStored(t, rdb, s, ids...))
+		} else {
+			require.False(t, got[1].Found)
+		}
+	})
+
+	// A refused batch writes nothing: not its customers, outbox entries,
+	// population and segment counts or due times.
+	t.Run("refused writes write nothing", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			// lose changes the stored checkpoint after the first batch;
+			// what it leaves is returned
+			lose  func(t *testing.T, s *state.Store, c state.Checkpoint) state.Checkpoint
+			lost  bool
+			ahead bool
+		}{
+			{"checkpoint deleted: lost", func(t *testing.T, s *state.Store, _ state.Checkpoint) state.Checkpoint {
+				require.NoError(t, rdb.Del(ctxFor(t), s.CheckpointKey(topic, 3)).Err())
+				return state.NoCheckpoint
+			}, true, false},
+			{"checkpoint below the expected one: lost", func(t *testing.T, s *state.Store, _ state.Checkpoint) state.Checkpoint {
+				// as a release before versions stored it
+				require.NoError(t, rdb.Set(ctxFor(t), s.CheckpointKey(topic, 3), "5 w0", 0).Err())
+				return state.ParseCheckpoint("5 w0")
+			}, true, false},
+			{"another writer at the same offset: ahead", func(t *testing.T, s *state.Store, c state.Checkpoint) state.Checkpoint {
+				return wrote(t, write(t, s, &state.Batch{Checkpoint: true, Expect: c, Next: c.Offset, Token: "w2"}), c.Offset, "w2")
+			}, false, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				s := newStore(t, rdb, state.Config{})
+				ids := []string{"ref a", "ref b"}
+				ca := scoring.Contrib{Active: true, Recency: 20577, Frequency: 1, Monetary: 4, Tenure: 20577}
+				cb := ca
+				cb.Frequency = 2
+				box := state.EncodeMessages(nil, []state.Message{{Topic: "seg", Value: []byte("x")}})
+				a := &state.State{Customer: scoring.Customer{ID: ids[0], Money: 1}, Watermarks: []state.Watermark{{Partition: in3, Offset: 9}}}
+				ra := record(t, s, a, true)
+				ra.Contrib, ra.Moves, ra.Due, ra.DueChanged, ra.Outbox = ca, []state.Move{{Segmentation: "rfm", To: "new"}}, day0, true, box
+				c := wrote(t, write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 10, Token: "w1", Records: []state.Record{ra}}), 10, "w1")
+
+				left := tc.lose(t, s, c)
+				before := readStored(t, rdb, s, ids...)
+				a.Money, a.Watermarks[0].Offset = 2, 15
+				ra = record(t, s, a, true)
+				ra.PrevContrib, ra.Contrib, ra.Moves, ra.DueChanged = ca, cb, []state.Move{{Segmentation: "rfm", From: "new", To: "loyal"}}, true
+				b := &state.State{Customer: scoring.Customer{ID: ids[1], Money: 3}, Watermarks: []state.Watermark{{Partition: in3, Offset: 12}}}
+				rb := record(t, s, b, true)
+				rb.Contrib, rb.Moves, rb.Due, rb.DueChanged, rb.Outbox = ca, []state.Move{{Segmentation: "rfm", To: "new"}}, day0, true, box
+				refused := &state.Batch{Checkpoint: true, Expect: c, Next: 20, Token: "w1", Records: []state.Record{ra, rb}, Published: []string{ids[0]}}
+				res := write(t, s, refused)
+				require.Equal(t, state.WriteResult{Lost: tc.lost, Ahead: tc.ahead, Checkpoint: left}, res)
+				require.Equal(t, before, readStored(t, rdb, s, ids...), "nothing of a refused batch is written")
+				require.False(t, load(t, s, ids[1])[0].Found)
+
+				// and a writer that expects what is stored goes on
+				resumed := &state.Batch{Checkpoint: true, Expect: left, Next: 20, Token: "w3", Records: refused.Records, Published: refused.Published}
+				wrote(t, write(t, s, resumed), 20, "w3")
+				got := load(t, s, ids...)
+				require.Equal(t, []int64{2, 3}, []int64{got[0].State.Money, got[1].State.Money})
+			})
+		}
 	})
 
 	t.Run("outbox, populations, segments and due index", func(t *testing.T) {
-		s := newStore(t, rdb, state.Config{})
-		ctx := ctxFor(t)
-		msgs := []state.Message{{Topic: "seg", Value: []byte(`{"to":"new"}`)}, {Topic: "churn", Value: []byte{0, 1, 2}}}
-		enc := state.EncodeMessages(nil, msgs)
-		a := customer(t, "due-a", at(sale("d1", "", day0, 1), 1))
-		b := customer(t, "due-b", at(sale("d2", "", day0, 1), 2))
-		ca := scoring.Contrib{Active: true, Recency: 20577, Frequency: 1, Monetary: -3, Tenure: 20577}
-		ra, rb := record(t, s, a, true), record(t, s, b, true)
-		ra.Due, ra.DueChanged, ra.Outbox, ra.Contrib = day0.Add(time.Hour), true, enc, ca
-		ra.Moves = []state.Move{{Segmentation: "rfm", To: "new"}, {Segmentation: scoring.ChurnKey, To: "low"}}
-		rb.Due, rb.DueChanged, rb.Outbox, rb.Contrib = day0.Add(3*time.Hour), true, enc[:0], ca
-		rb.Moves = []state.Move{{Segmentation: "rfm", To: "new"}}
-		write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 3, Records: []state.Record{ra, rb}})
+		for _, mode := range modes {
+			t.Run(mode.name, func(t *testing.T) {
+				s := newStore(t, rdb, state.Config{})
+				w := newWriter(s, "o")
+				w.plain = mode.plain
+				ctx := ctxFor(t)
+				msgs := []state.Message{{Topic: "seg", Value: []byte(`{"to":"new"}`)}, {Topic: "churn", Value: []byte{0, 1, 2}}}
+				enc := state.EncodeMessages(nil, msgs)
+				a := customer(t, "due-a", at(sale("d1", "", day0, 1), 1))
+				b := customer(t, "due-b", at(sale("d2", "", day0, 1), 2))
+				ca := scoring.Contrib{Active: true, Recency: 20577, Frequency: 1, Monetary: -3, Tenure: 20577}
+				ra, rb := record(t, s, a, true), record(t, s, b, true)
+				ra.Due, ra.DueChanged, ra.Outbox, ra.Contrib = day0.Add(time.Hour), true, enc, ca
+				ra.Moves = []state.Move{{Segmentation: "rfm", To: "new"}, {Segmentation: scoring.ChurnKey, To: "low"}}
+				rb.Due, rb.DueChanged, rb.Outbox, rb.Contrib = day0.Add(3*time.Hour), true, enc[:0], ca
+				rb.Moves = []state.Move{{Segmentation: "rfm", To: "new"}}
+				require.Empty(t, w.records(t, ra, rb).Fenced)
 
-		due, err := s.Due(ctx, topic, 3, day0.Add(2*time.Hour), 10)
-		require.NoError(t, err)
-		require.Equal(t, []string{"due-a"}, due)
-		n, err := s.DueBacklog(ctx, topic, 3, day0.Add(4*time.Hour))
-		require.NoError(t, err)
-		require.Equal(t, int64(2), n)
-		box, err := s.Outbox(ctx, topic, 3)
-		require.NoError(t, err)
-		require.Equal(t, map[string][]state.Message{"due-a": msgs}, box)
-		pops, err := s.ReadPopulations(ctx, map[string][]int{topic: {3}}, day0)
-		require.NoError(t, err)
-		require.Equal(t, map[string]map[string]int64{"rfm": {"new": 2}, scoring.ChurnKey: {"low": 1}}, pops.Segments)
-		require.Equal(t, int64(2), pops.Population.Active())
-		hist, err := rdb.HGetAll(ctx, s.PopulationKey(topic, 3)).Result()
-		require.NoError(t, err)
-		require.Equal(t, map[string]string{"r20577": "2", "f1": "2", "m-3": "2", "t20577": "2"}, hist)
+				due, err := s.Due(ctx, topic, 3, day0.Add(2*time.Hour), 10)
+				require.NoError(t, err)
+				require.Equal(t, []string{"due-a"}, due)
+				n, err := s.DueBacklog(ctx, topic, 3, day0.Add(4*time.Hour))
+				require.NoError(t, err)
+				require.Equal(t, int64(2), n)
+				box, err := s.Outbox(ctx, topic, 3)
+				require.NoError(t, err)
+				require.Equal(t, map[string][]state.Message{"due-a": msgs}, box)
+				pops, err := s.ReadPopulations(ctx, map[string][]int{topic: {3}}, day0)
+				require.NoError(t, err)
+				require.Equal(t, map[string]map[string]int64{"rfm": {"new": 2}, scoring.ChurnKey: {"low": 1}}, pops.Segments)
+				require.Equal(t, int64(2), pops.Population.Active())
+				hist, err := rdb.HGetAll(ctx, s.PopulationKey(topic, 3)).Result()
+				require.NoError(t, err)
+				require.Equal(t, map[string]string{"r20577": "2", "f1": "2", "m-3": "2", "t20577": "2"}, hist)
 
-		// the next batch moves due-a, clears its published outbox entry and
-		// takes it off the due index
-		cb := ca
-		cb.Frequency = 2
-		ra = state.Record{CustomerID: "due-a", DueChanged: true, PrevContrib: ca, Contrib: cb,
-			Moves: []state.Move{{Segmentation: "rfm", From: "new", To: "loyal"}}}
-		rc := state.Record{CustomerID: "due-c", Outbox: enc}
-		write(t, s, &state.Batch{Checkpoint: true, Expect: 3, Next: 4, Records: []state.Record{ra, rc}, Published: []string{"due-a"}})
-		due, err = s.Due(ctx, topic, 3, day0.Add(2*time.Hour), 10)
-		require.NoError(t, err)
-		require.Empty(t, due, "a zero due time removes the customer from the index")
-		box, err = s.Outbox(ctx, topic, 3)
-		require.NoError(t, err)
-		require.Equal(t, map[string][]state.Message{"due-c": msgs}, box)
-		pops, err = s.ReadPopulations(ctx, map[string][]int{topic: {3, 4}}, day0)
-		require.NoError(t, err)
-		require.Equal(t, map[string]map[string]int64{"rfm": {"new": 1, "loyal": 1}, scoring.ChurnKey: {"low": 1}}, pops.Segments)
-		hist, err = rdb.HGetAll(ctx, s.PopulationKey(topic, 3)).Result()
-		require.NoError(t, err)
-		require.Equal(t, map[string]string{"r20577": "2", "f1": "1", "f2": "1", "m-3": "2", "t20577": "2"}, hist)
-		require.NoError(t, s.ClearOutbox(ctx, topic, 3, []string{"due-c"}))
-		box, err = s.Outbox(ctx, topic, 3)
-		require.NoError(t, err)
-		require.Empty(t, box)
-		require.False(t, load(t, s, "due-c")[0].Found, "a record without a value writes no customer")
+				// the next batch moves due-a, clears its published outbox
+				// entry and takes it off the due index
+				cb := ca
+				cb.Frequency = 2
+				ra = state.Record{CustomerID: "due-a", DueChanged: true, PrevContrib: ca, Contrib: cb,
+					Moves: []state.Move{{Segmentation: "rfm", From: "new", To: "loyal"}}}
+				rc := state.Record{CustomerID: "due-c", Outbox: enc}
+				require.Empty(t, w.write(t, &state.Batch{Records: []state.Record{ra, rc}, Published: []string{"due-a"}}).Fenced)
+				due, err = s.Due(ctx, topic, 3, day0.Add(2*time.Hour), 10)
+				require.NoError(t, err)
+				require.Empty(t, due, "a zero due time removes the customer from the index")
+				box, err = s.Outbox(ctx, topic, 3)
+				require.NoError(t, err)
+				require.Equal(t, map[string][]state.Message{"due-c": msgs}, box)
+				pops, err = s.ReadPopulations(ctx, map[string][]int{topic: {3, 4}}, day0)
+				require.NoError(t, err)
+				require.Equal(t, map[string]map[string]int64{"rfm": {"new": 1, "loyal": 1}, scoring.ChurnKey: {"low": 1}}, pops.Segments)
+				hist, err = rdb.HGetAll(ctx, s.PopulationKey(topic, 3)).Result()
+				require.NoError(t, err)
+				require.Equal(t, map[string]string{"r20577": "2", "f1": "1", "f2": "1", "m-3": "2", "t20577": "2"}, hist)
+				require.NoError(t, s.ClearOutbox(ctx, topic, 3, []string{"due-c"}))
+				box, err = s.Outbox(ctx, topic, 3)
+				require.NoError(t, err)
+				require.Empty(t, box)
+				require.False(t, load(t, s, "due-c")[0].Found, "a record without a value writes no customer")
+				ck, err := s.ReadCheckpoint(ctx, topic, 3)
+				require.NoError(t, err)
+				if mode.plain {
+					require.Equal(t, state.NoCheckpoint, ck, "a write without a checkpoint does not store one")
+				} else {
+					require.Equal(t, w.at, ck)
+				}
+			})
+		}
 	})
 
 	t.Run("release-1 hash", func(t *testing.T) {
@@ -453,7 +710,7 @@ func storeSuite(t *testing.T, rdb redis.UniversalClient) {
 		ctx := ctxFor(t)
 		st := customer(t, "restored", at(sale("r1", "", day0, 77), 5))
 		st.Published, st.Seq = map[string]string{"rfm": "new"}, 1
-		write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 6, Records: []state.Record{record(t, s, st, true)}})
+		c := wrote(t, write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 6, Token: "w", Records: []state.Record{record(t, s, st, true)}}), 6, "w")
 
 		ok, err := s.RestorePublished(ctx, topic, 3, "restored", map[string]string{"rfm": "loyal", scoring.ChurnKey: "low"}, 3)
 		require.NoError(t, err)
@@ -462,6 +719,9 @@ func storeSuite(t *testing.T, rdb redis.UniversalClient) {
 		want := clone(st)
 		want.Published, want.Seq = map[string]string{"rfm": "loyal", scoring.ChurnKey: "low"}, 3
 		require.Equal(t, want, got)
+		ck, err := s.ReadCheckpoint(ctx, topic, 3)
+		require.NoError(t, err)
+		require.Equal(t, c, ck, "a restore does not move the checkpoint")
 
 		for _, tc := range []struct {
 			name string
@@ -530,15 +790,14 @@ func storeSuite(t *testing.T, rdb redis.UniversalClient) {
 		s := newStore(t, rdb, state.Config{})
 		ctx := ctxFor(t)
 		st := customer(t, "flush", at(sale("x1", "", day0, 1), 1))
-		write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 2, Records: []state.Record{record(t, s, st, true)}})
+		c := wrote(t, write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 2, Token: "w", Records: []state.Record{record(t, s, st, true)}}), 2, "w")
 		if cc, ok := rdb.(*redis.ClusterClient); ok {
 			require.NoError(t, cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.ScriptFlush(ctx).Err() }))
 		} else {
 			require.NoError(t, rdb.ScriptFlush(ctx).Err())
 		}
 		require.NoError(t, run(t, st, rules(), at(sale("x2", "flush", day0, 1), 2)))
-		res := write(t, s, &state.Batch{Checkpoint: true, Expect: 2, Next: 3, Records: []state.Record{record(t, s, st, true)}})
-		require.Equal(t, state.WriteResult{Checkpoint: 3}, res)
+		wrote(t, write(t, s, &state.Batch{Checkpoint: true, Expect: c, Next: 3, Token: "w", Records: []state.Record{record(t, s, st, true)}}), 3, "w")
 		require.Equal(t, int64(2), load(t, s, "flush")[0].State.Money)
 	})
 }
