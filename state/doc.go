@@ -56,28 +56,33 @@
 // # Writes, fences, checkpoints
 //
 // The processor caches states per partition and writes each changed
-// customer once per batch, with Write: one pipelined round trip that runs
-// write.lua (no domain logic: it only decides what may land) and updates
-// the partition's keys. Two guards:
+// customer once per batch, with Write, which runs write.lua (no domain
+// logic: it only decides what may land). The guard is the partition's
+// checkpoint, <prefix>:ck:{<topic>:<partition>}: "<offset> <token>:<n>",
+// the next offset whose state Redis holds and a version unique to the
+// write that stored it. Every write names the checkpoint it expects (what
+// it read or wrote last) and lands only if the stored one is exactly that:
 //
-//   - The fence: a customer's value lands only if the stored watermark for
-//     the writing partition is lower than the value's (equal is enough for
-//     a write that applies no event, such as a sweep), so an owner that lost
-//     the partition in a rebalance can never overwrite newer state.
-//   - The checkpoint: <prefix>:ck:{<topic>:<partition>} holds the next
-//     offset of the partition whose events the store holds, and the token
-//     of its writer. A write names the checkpoint it expects: a lower one
-//     means Redis lost writes (no persistence, a failover, a restore from a
-//     backup) and nothing is written; a higher one means another writer
-//     moved it and nothing is written either. A retried write whose first
-//     attempt landed (its reply was lost) is recognized by the token.
+//   - a stored offset below the expected one (or none where one is
+//     expected) means Redis lost writes (no persistence, a failover, a
+//     restore from a backup): nothing is written, Lost;
+//   - the very version this batch stores means an earlier attempt landed
+//     and its reply was lost: Repeated, a success;
+//   - any other version means another writer (an owner that lost the
+//     partition in a rebalance, or the new one; a sweep too) wrote since:
+//     nothing is written, Ahead.
 //
-// On a standalone Redis the checkpoint, the outbox and the customers of a
-// batch are written by one script call, atomically. On Redis Cluster they
-// live in different slots: the checkpoint and outbox are written by one
-// call and each customer by its own, in the same pipeline; the fence still
-// holds per customer, but a loss on a node other than the checkpoint's is
-// not detected.
+// On a standalone Redis one script call writes the checkpoint, the outbox,
+// the population and segment counts, the due index and the customers
+// (MSET), atomically: every writer of a partition's customers moves its
+// checkpoint, so the checkpoint fences them all, and an owner that lost the
+// partition writes nothing once the new owner wrote. On Redis Cluster the
+// customers live in other slots than the partition's keys: the checkpoint
+// call (with the partition's keys, one slot) runs first, and only when it
+// succeeded are the customers written, each by its own call, fenced by its
+// watermark for the partition (a value lands only over a lower one; equal
+// is enough for a write that applies no event). Writes without a
+// checkpoint (RestorePublished) are fenced so too.
 //
 // # Partition keys
 //

@@ -36,8 +36,7 @@
 -- as above; the i are the 1-based indexes (among the customer keys) of the
 -- writes the fence refused.
 local function offset(ck)
-  if not ck or ck == '' then return -1 end
-  return tonumber(string.match(ck, '^(%-?%d+)'))
+  return tonumber(string.match(ck or '', '^(%-?%d+)')) or -1
 end
 
 local i = 6
