@@ -39,6 +39,15 @@ func (w *worker) write(ctx context.Context, first, next int64) error {
 	for _, id := range w.order {
 		pend := w.pending[id]
 		st := pend.st
+		if next >= 0 && !pend.prevDue.IsZero() && st.Due.After(pend.prevDue) {
+			// The due index may hold a time earlier than the customer's
+			// due time, never a later one: a batch leaves an earlier entry
+			// as it is (most events move the due time later), and the
+			// sweep that finds the customer too early re-evaluates it and
+			// indexes its due time then. One index write per due period
+			// instead of one per event.
+			st.Due = pend.prevDue
+		}
 		r := state.Record{CustomerID: id, Moves: pend.moves, PrevContrib: pend.prevContrib, Contrib: st.Contrib,
 			Due: st.Due, DueChanged: !st.Due.Equal(pend.prevDue)}
 		if pend.changed() && !st.Empty() {

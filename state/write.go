@@ -333,10 +333,11 @@ func (s *Store) Write(ctx context.Context, b *Batch) (WriteResult, error) {
 		s.PopulationKey(b.Topic, b.Partition), s.SegmentsKey(b.Topic, b.Partition), s.DueKey(b.Topic, b.Partition)}
 	noGroups := []any{0, 0, 0, 0, 0, 0}
 
+	if b.Checkpoint && !s.cluster {
+		return s.writeTx(ctx, b, keys, triples, groups)
+	}
 	var first []*redis.Cmd // the calls of the first round trip
 	switch {
-	case b.Checkpoint && !s.cluster:
-		first = append(first, s.writeCall(ctx, append(partKeys, keys...), head("c"), groups, triples))
 	case b.Checkpoint:
 		first = append(first, s.writeCall(ctx, partKeys, head("c"), groups, nil))
 	default:
@@ -394,6 +395,67 @@ func (s *Store) Write(ctx context.Context, b *Batch) (WriteResult, error) {
 		}
 		nkeys, _ := c.Args()[2].(int) // evalsha, sha, the number of keys
 		first0 += nkeys
+	}
+	return res, nil
+}
+
+// writeTx is Write with a checkpoint on a standalone Redis: a
+// transaction (WATCH the checkpoint, read it, MULTI ... EXEC) that writes
+// the checkpoint, the partition's keys and the customers (one MSET), or
+// nothing when the checkpoint is not the expected one or changes before
+// EXEC. No script: Redis spends its time on the writes alone.
+func (s *Store) writeTx(ctx context.Context, b *Batch, keys []string, triples, groups []any) (WriteResult, error) {
+	res := WriteResult{Checkpoint: b.Expect}
+	ckKey := s.CheckpointKey(b.Topic, b.Partition)
+	err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		stored, err := tx.Get(ctx, ckKey).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		res.Checkpoint = ParseCheckpoint(stored)
+		switch {
+		case stored == b.Expect.Version:
+		case stored == b.next.Version:
+			res.Repeated = true
+			return nil
+		case res.Checkpoint.Offset < ParseCheckpoint(b.Expect.Version).Offset:
+			res.Lost = true
+			return nil
+		default:
+			res.Ahead = true
+			return nil
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, ckKey, b.next.Version, 0)
+			s.partitionCommands(ctx, p, b, groups)
+			if len(keys) > 0 {
+				pairs := make([]any, 0, 2*len(keys))
+				for j, k := range keys {
+					pairs = append(pairs, k, triples[3*j+2])
+				}
+				p.MSet(ctx, pairs...)
+			}
+			return nil
+		})
+		return err
+	}, ckKey)
+	if errors.Is(err, redis.TxFailedErr) {
+		// another writer moved the checkpoint between our read and EXEC
+		stored, gerr := s.rdb.Get(ctx, ckKey).Result()
+		if gerr != nil && !errors.Is(gerr, redis.Nil) {
+			return res, fmt.Errorf("%w: read checkpoint: %w", ErrUnavailable, gerr)
+		}
+		res = WriteResult{Ahead: true, Checkpoint: ParseCheckpoint(stored)}
+		if res.Checkpoint.Offset < ParseCheckpoint(b.Expect.Version).Offset {
+			res = WriteResult{Lost: true, Checkpoint: res.Checkpoint}
+		}
+		return res, nil
+	}
+	if err != nil {
+		return res, fmt.Errorf("%w: write batch of %d customers: %w", ErrUnavailable, len(keys), err)
+	}
+	if !res.Lost && !res.Ahead && !res.Repeated {
+		res.Checkpoint = b.next
 	}
 	return res, nil
 }

@@ -1,12 +1,15 @@
 -- write.lua: the writes of a batch. No domain logic: values are computed
 -- and encoded in Go (value.go); this script decides whether they may land.
 --
--- ARGV[1]  'c': a batch of a partition. KEYS[1..5] are the partition's
---          checkpoint, outbox, population, segment counts and due index;
---          KEYS[6..] customers, written unfenced (the checkpoint guards
---          them: standalone Redis). '-': KEYS are customers, each fenced by
---          its watermark (Redis Cluster, where they live in other slots,
---          and writes without a checkpoint).
+-- It serves Redis Cluster, where a batch's customers live in other slots
+-- than its partition's keys, and writes without a checkpoint; on a
+-- standalone Redis a batch is one MULTI/EXEC transaction instead (Write).
+--
+-- ARGV[1]  'c': the partition's part of a batch: KEYS[1..5] are its
+--          checkpoint, outbox, population, segment counts and due index
+--          (one hash tag, one slot); the customers follow in '-' calls
+--          once this one succeeded. '-': KEYS are customers, each fenced
+--          by its watermark.
 -- ARGV[2]  the writing partition's id, 8 bytes (PartitionID, big-endian)
 -- ARGV[3]  its watermark field in a release-1 hash (o:<topic>:<partition>)
 -- ARGV[4]  the checkpoint the writer expects ('' for none)
@@ -21,7 +24,8 @@
 --          or '0' (a sweep, a restore), the value.
 --
 -- Checkpoint ('c'): the stored checkpoint must be exactly the expected
--- one; then everything is written and the checkpoint becomes ARGV[5]. A
+-- one; then the partition's keys are written and the checkpoint becomes
+-- ARGV[5]. A
 -- stored checkpoint equal to ARGV[5] means this very write landed before
 -- (its reply was lost): {3}. One whose offset is below the expected one,
 -- or none where one is expected, means Redis lost writes: {1}. Any other
@@ -78,21 +82,6 @@ if ARGV[1] == 'c' then
   end)
   group(2, function(a, b) redis.call('ZADD', KEYS[5], unpack(ARGV, a, b)) end)
   group(1, function(a, b) redis.call('ZREM', KEYS[5], unpack(ARGV, a, b)) end)
-  -- the customers: the checkpoint guards them
-  local n = #KEYS - 5
-  local j = 6
-  while n > 0 do
-    local m = math.min(n, 500)
-    local args = {}
-    for k = 0, m - 1 do
-      args[2 * k + 1] = KEYS[j + k]
-      args[2 * k + 2] = ARGV[i + 3 * k + 2]
-    end
-    redis.call('MSET', unpack(args))
-    i = i + 3 * m
-    j = j + m
-    n = n - m
-  end
   return reply
 end
 
