@@ -32,34 +32,60 @@ end
 return out
 `)
 
-// names is the store's copy of the name dictionary.
+// names is the store's copy of the name dictionary. Encoding looks names
+// up for every customer written, so readers take an immutable snapshot
+// without locking; the rare additions copy it.
 type names struct {
-	mu     sync.RWMutex
-	ids    map[string]uint64
-	byID   map[uint64]string
+	mu     sync.Mutex // serializes additions
+	snap   atomic.Pointer[nameMaps]
 	loaded atomic.Bool
 }
 
+type nameMaps struct {
+	ids  map[string]uint64
+	byID map[uint64]string
+}
+
 func (n *names) ID(name string) (uint64, bool) {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	id, ok := n.ids[name]
+	m := n.snap.Load()
+	if m == nil {
+		return 0, false
+	}
+	id, ok := m.ids[name]
 	return id, ok
 }
 
 func (n *names) Name(id uint64) (string, bool) {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	name, ok := n.byID[id]
+	m := n.snap.Load()
+	if m == nil {
+		return "", false
+	}
+	name, ok := m.byID[id]
 	return name, ok
 }
 
-func (n *names) add(name string, id uint64) {
-	if n.ids == nil {
-		n.ids, n.byID = map[string]uint64{}, map[uint64]string{}
+// add adds names (name -> id) to a new snapshot.
+func (n *names) add(add map[string]uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	next := &nameMaps{ids: map[string]uint64{}, byID: map[uint64]string{}}
+	if m := n.snap.Load(); m != nil {
+		for k, v := range m.ids {
+			next.ids[k], next.byID[v] = v, k
+		}
 	}
-	n.ids[name] = id
-	n.byID[id] = name
+	for k, v := range add {
+		next.ids[k], next.byID[v] = v, k
+	}
+	n.snap.Store(next)
+}
+
+// all returns the names and their ids.
+func (n *names) all() map[string]uint64 {
+	if m := n.snap.Load(); m != nil {
+		return m.ids
+	}
+	return nil
 }
 
 // reloadNames reads the whole dictionary (after another instance added a
@@ -69,8 +95,7 @@ func (s *Store) reloadNames(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: read names: %w", ErrUnavailable, err)
 	}
-	s.names.mu.Lock()
-	defer s.names.mu.Unlock()
+	add := make(map[string]uint64, len(all))
 	for name, v := range all {
 		if name == "#" {
 			continue
@@ -79,8 +104,9 @@ func (s *Store) reloadNames(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("state: %s: name %q: number %q: %w", s.NamesKey(), name, v, err)
 		}
-		s.names.add(name, id)
+		add[name] = id
 	}
+	s.names.add(add)
 	s.names.loaded.Store(true)
 	return nil
 }
@@ -106,11 +132,11 @@ func (s *Store) ensureNames(ctx context.Context, states []*State) error {
 	if err != nil {
 		return fmt.Errorf("%w: number %d new names: %w", ErrUnavailable, len(missing), err)
 	}
-	s.names.mu.Lock()
-	defer s.names.mu.Unlock()
+	add := make(map[string]uint64, len(ids))
 	for i, id := range ids {
-		s.names.add(missing[i].(string), uint64(id))
+		add[missing[i].(string)] = uint64(id)
 	}
+	s.names.add(add)
 	return nil
 }
 
@@ -154,12 +180,11 @@ return clash
 // was meanwhile given to another name is an error: the values holding it
 // can no longer be read.
 func (s *Store) RestoreNames(ctx context.Context) error {
-	s.names.mu.RLock()
-	args := make([]any, 0, 2*len(s.names.ids))
-	for name, id := range s.names.ids {
+	known := s.names.all()
+	args := make([]any, 0, 2*len(known))
+	for name, id := range known {
 		args = append(args, name, strconv.FormatUint(id, 10))
 	}
-	s.names.mu.RUnlock()
 	if len(args) == 0 {
 		return nil
 	}

@@ -298,7 +298,7 @@ func AppendValue(dst []byte, s *State, names Names) ([]byte, error) {
 		for _, q := range s.Sources {
 			id, ok := names.ID(q.Source)
 			if !ok {
-				return dst, fmt.Errorf("state: source %q has no name id", q.Source)
+				return dst, fmt.Errorf("state: source %q: %w", q.Source, errUnknownName)
 			}
 			dst = binary.AppendUvarint(dst, id)
 			dst = binary.AppendUvarint(dst, uint64(q.Seq))
@@ -313,7 +313,7 @@ func AppendValue(dst []byte, s *State, names Names) ([]byte, error) {
 			kid, ok1 := names.ID(k)
 			vid, ok2 := names.ID(v)
 			if !ok1 || !ok2 {
-				return dst, fmt.Errorf("state: published %q=%q has no name id", k, v)
+				return dst, fmt.Errorf("state: published %q=%q: %w", k, v, errUnknownName)
 			}
 			pairs = append(pairs, [2]uint64{kid, vid})
 			for i := len(pairs) - 1; i > 0 && pairs[i][0] < pairs[i-1][0]; i-- {
@@ -372,7 +372,7 @@ func (r *reader) fail(what string) {
 
 func (r *reader) unknown(id uint64) {
 	if r.err == nil {
-		r.err = fmt.Errorf("%w %d", errUnknownName, id)
+		r.err = fmt.Errorf("%w id %d", errUnknownName, id)
 	}
 }
 
@@ -583,6 +583,7 @@ func DecodeValue(id string, b []byte, s *State, names Names) error {
 	return nil
 }
 
-// errUnknownName is what DecodeValue's errors wrap when a name id is not
-// (yet) known locally: the store reloads its names and decodes again.
-var errUnknownName = errors.New("unknown name id")
+// errUnknownName is what the errors of DecodeValue and AppendValue wrap
+// when a name or its number is not (yet) known locally: the store numbers
+// or reloads its names and tries again.
+var errUnknownName = errors.New("unknown name")

@@ -264,18 +264,14 @@ type WriteResult struct {
 // AppendValue appends st encoded (see the package doc, "Values") to dst,
 // giving numbers to names that have none yet (one round trip, rare).
 func (s *Store) AppendValue(ctx context.Context, dst []byte, st *State) ([]byte, error) {
-	missing := false
-	st.names(func(name string) {
-		if _, ok := s.names.ID(name); !ok {
-			missing = true
-		}
-	})
-	if missing {
+	out, err := AppendValue(dst, st, &s.names)
+	if errors.Is(err, errUnknownName) {
 		if err := s.ensureNames(ctx, []*State{st}); err != nil {
 			return dst, err
 		}
+		out, err = AppendValue(dst, st, &s.names)
 	}
-	return AppendValue(dst, st, &s.names)
+	return out, err
 }
 
 // Write writes a batch: the changed customers' values, and with
