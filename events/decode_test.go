@@ -478,7 +478,7 @@ func TestReasons(t *testing.T) {
 		require.False(t, seen[r], r)
 		seen[r] = true
 	}
-	require.Len(t, seen, 11)
+	require.Len(t, seen, 12)
 	require.Equal(t, events.Reason(""), events.ReasonOf(errors.New("other")))
 }
 
