@@ -325,13 +325,13 @@ func (s *Store) Write(ctx context.Context, b *Batch) (WriteResult, error) {
 		}
 		triples = append(triples, r.Offset, strict, r.Value)
 	}
+	if b.Checkpoint && !s.cluster {
+		return s.writeTx(ctx, b, keys, triples, groups)
+	}
 	partKeys := []string{s.CheckpointKey(b.Topic, b.Partition), s.OutboxKey(b.Topic, b.Partition),
 		s.PopulationKey(b.Topic, b.Partition), s.SegmentsKey(b.Topic, b.Partition), s.DueKey(b.Topic, b.Partition)}
 	noGroups := []any{0, 0, 0, 0, 0, 0}
 
-	if b.Checkpoint && !s.cluster {
-		return s.writeTx(ctx, b, keys, triples, groups)
-	}
 	var first []*redis.Cmd // the calls of the first round trip
 	switch {
 	case b.Checkpoint:
@@ -365,9 +365,6 @@ func (s *Store) Write(ctx context.Context, b *Batch) (WriteResult, error) {
 			return res, nil
 		case 3:
 			res.Repeated = true
-		}
-		if !s.cluster {
-			return res, nil
 		}
 		// Redis Cluster: the customers, fenced, now that the checkpoint
 		// is ours (again, after a repeated write: the fence lets through
