@@ -845,3 +845,32 @@ func TestMessagesCodec(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, dec)
 }
+
+// Another writer that moves the checkpoint between a standalone write's
+// read of it and its transaction makes the transaction fail whole (WATCH):
+// nothing of the batch lands, and the result says Ahead.
+func TestWriteRaceWithAnotherWriter(t *testing.T) {
+	if testenv.ClusterMode() {
+		t.Skip("the transaction is the standalone write")
+	}
+	rdb := testenv.RedisClient(t)
+	s := newStore(t, rdb, state.Config{})
+	st := state.State{}
+	st.ID, st.FirstSeen, st.Money = "raced", day0, 100
+	first := write(t, s, &state.Batch{Checkpoint: true, Expect: state.NoCheckpoint, Next: 5, Token: "a", Records: []state.Record{record(t, s, &st, true)}})
+
+	other := newStore(t, rdb, state.Config{Prefix: s.Config().Prefix})
+	var moved state.WriteResult
+	state.SetTestHookBeforeExec(func() {
+		state.SetTestHookBeforeExec(nil) // the other writer's own write runs no hook
+		moved = write(t, other, &state.Batch{Checkpoint: true, Expect: first.Checkpoint, Next: 6, Token: "b"})
+	})
+	t.Cleanup(func() { state.SetTestHookBeforeExec(nil) })
+	st.Money = 999
+	res := write(t, s, &state.Batch{Checkpoint: true, Expect: first.Checkpoint, Next: 7, Token: "a", Records: []state.Record{record(t, s, &st, true)}})
+	require.True(t, res.Ahead, "%+v", res)
+	require.Equal(t, moved.Checkpoint, res.Checkpoint)
+	loaded, err := s.Load(ctxFor(t), []string{"raced"})
+	require.NoError(t, err)
+	require.Equal(t, int64(100), loaded[0].State.Money, "nothing of the refused batch landed")
+}

@@ -401,24 +401,34 @@ func (s *Store) writeTx(ctx context.Context, b *Batch, keys []string, triples, g
 	res := WriteResult{Checkpoint: b.Expect}
 	ckKey := s.CheckpointKey(b.Topic, b.Partition)
 	err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
-		stored, err := tx.Get(ctx, ckKey).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
+		// WATCH and GET in one round trip, the transaction in a second
+		var get *redis.StringCmd
+		if _, err := tx.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Do(ctx, "watch", ckKey)
+			get = p.Get(ctx, ckKey)
+			return nil
+		}); err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
+		stored, _ := get.Result()
 		res.Checkpoint = ParseCheckpoint(stored)
 		switch {
 		case stored == b.Expect.Version:
 		case stored == b.next.Version:
 			res.Repeated = true
-			return nil
 		case res.Checkpoint.Offset < ParseCheckpoint(b.Expect.Version).Offset:
 			res.Lost = true
-			return nil
 		default:
 			res.Ahead = true
-			return nil
 		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if res.Repeated || res.Lost || res.Ahead {
+			// no EXEC to end the WATCH: the connection goes back to the pool
+			return tx.Unwatch(ctx).Err()
+		}
+		if testHookBeforeExec != nil {
+			testHookBeforeExec()
+		}
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, ckKey, b.next.Version, 0)
 			s.partitionCommands(ctx, p, b, groups)
 			if len(keys) > 0 {
@@ -431,7 +441,7 @@ func (s *Store) writeTx(ctx context.Context, b *Batch, keys []string, triples, g
 			return nil
 		})
 		return err
-	}, ckKey)
+	})
 	if errors.Is(err, redis.TxFailedErr) {
 		// another writer moved the checkpoint between our read and EXEC
 		stored, gerr := s.rdb.Get(ctx, ckKey).Result()
@@ -445,13 +455,17 @@ func (s *Store) writeTx(ctx context.Context, b *Batch, keys []string, triples, g
 		return res, nil
 	}
 	if err != nil {
-		return res, fmt.Errorf("%w: write batch of %d customers: %w", ErrUnavailable, len(keys), err)
+		return WriteResult{Checkpoint: b.Expect}, fmt.Errorf("%w: write batch of %d customers: %w", ErrUnavailable, len(keys), err)
 	}
 	if !res.Lost && !res.Ahead && !res.Repeated {
 		res.Checkpoint = b.next
 	}
 	return res, nil
 }
+
+// testHookBeforeExec, when set (by tests), runs between the read of the
+// checkpoint and the transaction of writeTx.
+var testHookBeforeExec func()
 
 // fencedCalls returns the calls that write customers fenced: one per
 // customer on Redis Cluster (each its own slot), one for all of them on a
