@@ -56,8 +56,8 @@
 // # Writes, fences, checkpoints
 //
 // The processor caches states per partition and writes each changed
-// customer once per batch, with Write, which runs write.lua (no domain
-// logic: it only decides what may land). The guard is the partition's
+// customer once per batch, with Write. No domain logic runs in Redis. The
+// guard is the partition's
 // checkpoint, <prefix>:ck:{<topic>:<partition>}: "<offset> <token>:<n>",
 // the next offset whose state Redis holds and a version unique to the
 // write that stored it. Every write names the checkpoint it expects (what
@@ -72,13 +72,16 @@
 //     partition in a rebalance, or the new one; a sweep too) wrote since:
 //     nothing is written, Ahead.
 //
-// On a standalone Redis one script call writes the checkpoint, the outbox,
-// the population and segment counts, the due index and the customers
-// (MSET), atomically: every writer of a partition's customers moves its
+// On a standalone Redis a batch is one transaction: WATCH and GET of the
+// checkpoint in one round trip, then MULTI, the checkpoint, the outbox,
+// the population and segment counts, the due index and the customers (one
+// MSET), EXEC; a writer that moves the checkpoint in between makes EXEC
+// fail whole (Ahead). Every writer of a partition's customers moves its
 // checkpoint, so the checkpoint fences them all, and an owner that lost the
 // partition writes nothing once the new owner wrote. On Redis Cluster the
-// customers live in other slots than the partition's keys: the checkpoint
-// call (with the partition's keys, one slot) runs first, and only when it
+// customers live in other slots than the partition's keys: a call of
+// write.lua with the checkpoint and the partition's keys (one slot) runs
+// first, and only when it
 // succeeded are the customers written, each by its own call, fenced by its
 // watermark for the partition (a value lands only over a lower one; equal
 // is enough for a write that applies no event). Writes without a
