@@ -120,27 +120,30 @@ func (w *worker) decode(msgs []inMsg) {
 	}
 }
 
-// load makes every customer of the batch a pending view on its cached
-// state, reading the states the cache misses (and the partition's
-// checkpoint) in one round trip. A checkpoint below the one the worker
-// wrote last means Redis lost writes: it returns an *errRestart.
+// load makes every customer of the batch a pending view on a working
+// state: decoded from the cache, or read from Redis with the partition's
+// checkpoint in one round trip for the customers the cache misses. A
+// checkpoint other than the one the worker wrote last means another writer
+// wrote the partition or Redis lost writes: it returns an *errRestart.
 func (w *worker) load(ctx context.Context, first int64) error {
-	w.missIDs, w.missStates = w.missIDs[:0], w.missStates[:0]
 	for i := range w.inputs {
 		w.view(w.inputs[i].Event.CustomerID)
 	}
-	return w.loadMisses(ctx, first)
+	return w.loadViews(ctx, first)
 }
 
-// view returns the batch's pending view of a customer, taking its state
-// from the cache or queuing it to be read (loadMisses).
+// view returns the batch's pending view of a customer, with a working
+// state to be filled by loadViews: from the cache's value or from Redis.
 func (w *worker) view(id string) *pending {
 	if pend := w.pending[id]; pend != nil {
 		return pend
 	}
-	st := w.cache.get(id)
-	if st == nil {
-		st = w.cache.add(id)
+	st := w.workingState()
+	if v := w.cache.get(id); v != nil {
+		w.hitIDs = append(w.hitIDs, id)
+		w.hitValues = append(w.hitValues, v)
+		w.hitStates = append(w.hitStates, st)
+	} else {
 		w.missIDs = append(w.missIDs, id)
 		w.missStates = append(w.missStates, st)
 	}
@@ -151,12 +154,26 @@ func (w *worker) view(id string) *pending {
 	return pend
 }
 
-// loadMisses reads the states queued by view, with the checkpoint, and
-// fills in the views' starting points.
-func (w *worker) loadMisses(ctx context.Context, first int64) error {
+// workingState returns a state of the worker's pool for the batch at hand
+// (the pool keeps their slices and maps from batch to batch).
+func (w *worker) workingState() *state.State {
+	if w.usedStates == len(w.states) {
+		w.states = append(w.states, new(state.State))
+	}
+	st := w.states[w.usedStates]
+	w.usedStates++
+	return st
+}
+
+// loadViews fills the working states queued by view: it decodes the
+// cached values, and reads the others and the checkpoint from Redis.
+func (w *worker) loadViews(ctx context.Context, first int64) error {
 	p := w.p
 	var ck state.Checkpoint
 	err := p.redisCall(ctx, "load", func(ctx context.Context) error {
+		if err := w.decodeHits(ctx); err != nil {
+			return err
+		}
 		var err error
 		ck, err = p.store.LoadInto(ctx, w.topic, w.partition, w.missIDs, w.missStates)
 		return err
@@ -170,6 +187,18 @@ func (w *worker) loadMisses(ctx context.Context, first int64) error {
 		return &errRestart{offset: first, reason: checkpointMoved(ck, w.checkpoint)}
 	}
 	w.startViews()
+	return nil
+}
+
+// decodeHits decodes the cached values of the batch's customers into their
+// working states (a name another instance numbered meanwhile is read from
+// Redis).
+func (w *worker) decodeHits(ctx context.Context) error {
+	for i, id := range w.hitIDs {
+		if err := w.p.store.DecodeInto(ctx, id, w.hitValues[i], w.hitStates[i]); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -239,8 +268,13 @@ func (w *worker) apply(msgs []inMsg, now time.Time) {
 // several times that, which is given back rather than held by every worker.
 const maxKeptBuf = 4 << 20
 
-// reset empties the per-batch scratch: output, pending views, buffer.
+// reset empties the per-batch scratch: output, pending views, working
+// states, buffer.
 func (w *worker) reset() {
+	w.usedStates = 0
+	clear(w.hitValues) // drop references to cached values
+	w.hitIDs, w.hitValues, w.hitStates = w.hitIDs[:0], w.hitValues[:0], w.hitStates[:0]
+	w.missIDs, w.missStates = w.missIDs[:0], w.missStates[:0]
 	clear(w.out) // drop references to the last batch's messages
 	w.out = w.out[:0]
 	w.times = w.times[:0]

@@ -83,8 +83,9 @@ type Config struct {
 	ResponseOutcomes []string `yaml:"response_outcomes"`
 
 	// CacheSize caps the customer states each partition worker keeps in
-	// memory between batches (least recently used go first); a batch
-	// reads the states it misses from Redis. Default: 50000.
+	// memory between batches, encoded as in Redis (about 300 bytes each
+	// with the overhead), least recently used first out; a batch reads
+	// the states it misses from Redis. Default: 50000.
 	CacheSize int `yaml:"cache_size"`
 	// AcceptStateLoss lets a partition go on when Redis lost state that
 	// the input topic no longer holds (see the package doc, "State loss"):

@@ -20,9 +20,10 @@
 //     (clienting-error, clienting-error-reason and its source topic,
 //     partition and offset) and is committed with the batch: bad input
 //     never blocks a partition.
-//  2. Take every customer of the batch from the worker's cache of states
-//     (CacheSize, least recently used first out); read the misses and the
-//     partition's checkpoint from Redis in one pipelined round trip.
+//  2. Decode every customer of the batch from the worker's cache of state
+//     values (CacheSize, least recently used first out); read the misses
+//     and the partition's checkpoint from Redis in one pipelined round
+//     trip.
 //  3. Apply each event in Go (state.Apply): redeliveries (per-customer
 //     offset watermark) and duplicates (event ids within the dedupe window;
 //     for an event with a source, a source_seq at or below the highest

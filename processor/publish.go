@@ -90,16 +90,18 @@ func (w *worker) write(ctx context.Context, first, next int64) error {
 		return w.refused(first, &res)
 	}
 	w.checkpoint = res.Checkpoint
-	for _, id := range w.order {
-		w.cache.resize(id)
+	for i := range recs {
+		if recs[i].Value != nil {
+			w.cache.put(recs[i].CustomerID, recs[i].Value)
+		}
 	}
 	w.startPublish(ctx, next)
 	return nil
 }
 
 // refused handles a batch whose write did not land whole: the batch's
-// customers leave the cache (their states hold the batch), its output is
-// dropped, and the partition is read again from first.
+// customers leave the cache (another writer may have written them), its
+// output is dropped, and the partition is read again from first.
 func (w *worker) refused(first int64, res *state.WriteResult) error {
 	p := w.p
 	for _, id := range w.order {

@@ -198,6 +198,11 @@ func TestRedisLosesStateMidStream(t *testing.T) {
 	require.NoError(t, stop())
 	final := synth.CheckState(t, h.store, s)
 	synth.CheckTransitions(t, h.engine, h.now, kafkatest.ReadAll(t, h.brokers, h.cfg.Topics.SegmentChanges), final)
+	// customers that came back in a later batch came from the cache; every
+	// customer was read from Redis at least once before and once after the
+	// loss (the rewind starts with an empty cache)
+	require.Positive(t, testutilValue(m.CacheHits))
+	require.GreaterOrEqual(t, testutilValue(m.CacheMisses), float64(2*len(s.Expected)))
 }
 
 // startWith is start with the given metrics.

@@ -26,11 +26,10 @@ func (w *worker) sweep(ctx context.Context) error {
 		return nil
 	}
 	w.reset()
-	w.missIDs, w.missStates = w.missIDs[:0], w.missStates[:0]
 	for _, id := range ids {
 		w.view(id)
 	}
-	if err := w.loadMisses(ctx, w.offset); err != nil {
+	if err := w.loadViews(ctx, w.offset); err != nil {
 		return err
 	}
 	env := p.env.Load()

@@ -50,7 +50,12 @@ type worker struct {
 	evs        []events.Event
 	inputs     []state.Input
 	inputMsg   []int // the message index of each input
-	missIDs    []string
+	states     []*state.State // working states: states[:usedStates] are the batch's
+	usedStates int
+	hitIDs     []string // the batch's customers found in the cache, their values and working states
+	hitValues  [][]byte
+	hitStates  []*state.State
+	missIDs    []string // the batch's customers read from Redis, and their working states
 	missStates []*state.State
 	vals       []byte // the batch's encoded customer values
 	out        []kafka.Message

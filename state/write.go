@@ -147,6 +147,13 @@ func (s *Store) load(ctx context.Context, ids []string, states []*State, ckKey s
 	return found, checkpoint, nil
 }
 
+// DecodeInto decodes a customer's value (as Load reads it and AppendValue
+// encodes it) into st, reusing st's memory; a name another instance
+// numbered meanwhile is read from Redis.
+func (s *Store) DecodeInto(ctx context.Context, id string, v []byte, st *State) error {
+	return s.decode(ctx, id, v, st)
+}
+
 // decode decodes a value, reloading the names once when it refers to one
 // this instance does not know yet.
 func (s *Store) decode(ctx context.Context, id string, v []byte, st *State) error {
