@@ -49,7 +49,7 @@ type worker struct {
 	// scratch, reused across batches
 	evs        []events.Event
 	inputs     []state.Input
-	inputMsg   []int // the message index of each input
+	inputMsg   []int          // the message index of each input
 	states     []*state.State // working states: states[:usedStates] are the batch's
 	usedStates int
 	hitIDs     []string // the batch's customers found in the cache, their values and working states
