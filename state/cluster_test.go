@@ -8,7 +8,7 @@ import (
 	"github.com/clienting/clienting/internal/testenv"
 )
 
-// TestStoreCluster runs the store's behaviour suite on the Redis Cluster
+// TestStoreCluster runs the store's behavior suite on the Redis Cluster
 // (CLIENTING_TEST_REDIS_CLUSTER_ADDRS): customers and partition keys in
 // different slots, each customer written by a script call of its own.
 // Without the variable it is skipped, or fails in an integration run.

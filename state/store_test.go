@@ -20,7 +20,7 @@ import (
 	"github.com/clienting/clienting/state"
 )
 
-// TestStore runs the store's behaviour suite on the test Redis: the
+// TestStore runs the store's behavior suite on the test Redis: the
 // standalone one, or the Redis Cluster in testenv.ClusterMode (the second
 // pass of scripts/test.sh). TestStoreCluster runs it on the cluster too.
 func TestStore(t *testing.T) {
