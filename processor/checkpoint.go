@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -96,7 +97,8 @@ func (p *Processor) clearStateLost(topic string, partition int) {
 }
 
 // NotReady returns why the processor is not ready ("" when it is): no
-// partition assigned yet, or partitions stopped for lost state.
+// partition assigned yet, partitions stopped for lost state, or partitions
+// with a backlog and no commit for StallTimeout.
 func (p *Processor) NotReady() string {
 	p.lostMu.Lock()
 	var lost []string
@@ -111,5 +113,5 @@ func (p *Processor) NotReady() string {
 	if p.assigned.Load() == 0 {
 		return "kafka: no partitions assigned yet"
 	}
-	return ""
+	return p.stalledPartitions(time.Now())
 }

@@ -28,6 +28,9 @@ func (w *worker) startCommitter(gctx, dctx context.Context) *offsetCommitter {
 				start := time.Now()
 				err := w.commits.commit(w.topic, w.partition, next)
 				p.metrics.KafkaDuration.WithLabelValues("commit").Observe(time.Since(start).Seconds())
+				if err == nil {
+					w.progress.committedAt(next, time.Now())
+				}
 				if err != nil {
 					p.metrics.KafkaErrors.WithLabelValues("commit").Inc()
 					if gctx.Err() != nil {

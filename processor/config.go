@@ -55,6 +55,10 @@ type Config struct {
 	// PopulationRefresh is how often the population histograms and segment
 	// counts of all partitions are read and merged. Default: 5s.
 	PopulationRefresh time.Duration `yaml:"population_refresh"`
+	// StallTimeout is how long a partition may have a backlog and no
+	// offset commit before the processor is not ready (/readyz names it).
+	// Default: 2m.
+	StallTimeout time.Duration `yaml:"stall_timeout"`
 	// SweepLimit caps the customers one sweep tick re-evaluates per
 	// partition, so sweeps never starve event processing. Default: 2000.
 	SweepLimit int `yaml:"sweep_limit"`
@@ -134,6 +138,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.SweepInterval, 10*time.Second)
 	setDefault(&c.SweepLimit, 2000)
 	setDefault(&c.CacheSize, 50000)
+	setDefault(&c.StallTimeout, 2*time.Minute)
 	setDefault(&c.PopulationRefresh, 5*time.Second)
 	setDefault(&c.RetryMin, 50*time.Millisecond)
 	setDefault(&c.RetryMax, 5*time.Second)
@@ -211,6 +216,7 @@ func (c *Config) Validate() error {
 		"processor.shutdown_timeout": c.ShutdownTimeout, "kafka.session_timeout": c.SessionTimeout,
 		"kafka.heartbeat_interval": c.HeartbeatInterval, "kafka.rebalance_timeout": c.RebalanceTimeout,
 		"processor.produce_batch_timeout": c.ProduceBatchTimeout, "processor.population_refresh": c.PopulationRefresh,
+		"processor.stall_timeout": c.StallTimeout,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s: %s must be positive", key, d))

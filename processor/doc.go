@@ -99,5 +99,6 @@
 // assigned_partitions, rebalances_total, state_cache_hits_total,
 // state_cache_misses_total, state_cache_evictions_total,
 // state_cache_bytes, state_fenced_writes_total, dedupe_forgotten_total,
-// state_rewinds_total, state_lost_partitions{topic,partition}.
+// state_rewinds_total, state_lost_partitions{topic,partition},
+// partition_stalled_seconds{topic,partition}.
 package processor

@@ -194,7 +194,8 @@ func (w *worker) fetch(ctx context.Context) ([]inMsg, bool, error) {
 	if len(msgs) > 0 {
 		last = msgs[len(msgs)-1].offset + 1
 	}
-	p.metrics.Lag.WithLabelValues(w.topic, w.partLabel).Set(float64(max(resp.HighWatermark-last, 0)))
+	w.progress.observeHigh(resp.HighWatermark)
+	p.metrics.Lag.WithLabelValues(w.topic, w.partLabel).Set(float64(w.progress.lag()))
 	return msgs, resp.HighWatermark > last, nil
 }
 

@@ -37,6 +37,7 @@ type Metrics struct {
 	DedupeForgotten     prometheus.Counter
 	StateRewinds        prometheus.Counter
 	StateLost           *prometheus.GaugeVec
+	Stalled             *prometheus.GaugeVec
 	ModelAge            *prometheus.GaugeVec // no labels: absent until a model exists
 	ModelLogLik         *prometheus.GaugeVec
 	Segments            *prometheus.GaugeVec
@@ -140,7 +141,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "consumer_lag_messages",
-			Help: "Messages between the partition's high watermark and the next offset to process, per assigned partition.",
+			Help: "Messages between the partition's latest known high watermark and its committed offset, per assigned partition: it grows while the partition is stuck.",
 		}, []string{"topic", "partition"}),
 		RedisDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "redis_duration_seconds",
@@ -221,6 +222,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: namespace, Name: "state_lost_partitions",
 			Help: "1 for a partition stopped because Redis lost state that the input topic no longer holds (processor.accept_state_loss lets it go on).",
 		}, []string{"topic", "partition"}),
+		Stalled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "partition_stalled_seconds",
+			Help: "Seconds an assigned partition has had a backlog and no offset commit (0 while it keeps up).",
+		}, []string{"topic", "partition"}),
 		ModelAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "model_fit_age_seconds",
 			Help: "Age of the churn and value model in use (absent until a model is fitted).",
@@ -261,7 +266,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, c := range []prometheus.Collector{m.Events, m.DecodeErrors, m.BatchDuration, m.BatchSize,
 		m.EndToEnd, m.Lag, m.RedisDuration, m.RedisErrors, m.KafkaDuration, m.KafkaErrors, m.Transitions,
 		m.Recoveries, m.SweepCustomers, m.SweepDuration, m.SweepBacklog, m.AssignedPartitions, m.Rebalances,
-		m.CacheHits, m.CacheMisses, m.CacheEvictions, m.CacheBytes, m.FencedWrites, m.DedupeForgotten, m.StateRewinds, m.StateLost, m.Segments, m.ChurnRisk, m.ModelAge, m.ModelLogLik,
+		m.CacheHits, m.CacheMisses, m.CacheEvictions, m.CacheBytes, m.FencedWrites, m.DedupeForgotten, m.StateRewinds, m.StateLost, m.Stalled, m.Segments, m.ChurnRisk, m.ModelAge, m.ModelLogLik,
 		m.KPIRetention, m.KPIChurn, m.KPIActiveGrowth, m.KPIRevenueGrowth, m.KPIPareto, m.KPIActive, m.KPISegmentRetention} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("processor: register metrics: %w", err)

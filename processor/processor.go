@@ -41,6 +41,8 @@ type Processor struct {
 	running bool
 
 	cacheMetrics cacheMetrics
+	progressMu   sync.Mutex
+	progress     map[string]*progress // the partitions being processed, by topic/partition
 	lostMu       sync.Mutex
 	lost         map[string]string // partitions stopped for lost state: reason by topic/partition
 }
@@ -191,11 +193,17 @@ func (p *Processor) Run(ctx context.Context) error {
 		defer close(kpiDone)
 		p.kpiLoop(refreshCtx, holder)
 	}()
+	watermarkDone := make(chan struct{})
+	go func() {
+		defer close(watermarkDone)
+		p.watermarkLoop(refreshCtx, p.cfg.PopulationRefresh)
+	}()
 	defer func() {
 		stopRefresh()
 		<-refreshDone
 		<-fitDone
 		<-kpiDone
+		<-watermarkDone
 	}()
 
 	stop := context.AfterFunc(ctx, func() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/clienting/clienting/events"
+	"github.com/clienting/clienting/internal/faultproxy"
 	"github.com/clienting/clienting/internal/kafkatest"
 	"github.com/clienting/clienting/internal/synth"
 	"github.com/clienting/clienting/internal/testenv"
@@ -325,4 +327,78 @@ func deleteRecords(t *testing.T, brokers []string, topic string, partition int32
 			require.Equal(t, offset, rp.LowWatermark)
 		}
 	}
+}
+
+// A partition stuck behind an unreachable Redis is visible: its lag (high
+// watermark minus committed offset) grows as events arrive, the stall
+// gauge counts, and past StallTimeout the processor is not ready, naming
+// the partitions; once Redis is back it catches up and is ready again.
+func TestStalledPartitionVisible(t *testing.T) {
+	if testenv.ClusterMode() {
+		t.Skip("the proxy stands in front of one Redis; the standalone pass runs this test")
+	}
+	start := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	now := start.Add(120 * 24 * time.Hour)
+	h := newHarness(t, now)
+	proxy := faultproxy.Start(t, testenv.Redis(t))
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), DisableIdentity: true,
+		DialTimeout: 500 * time.Millisecond, ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store, err := state.New(rdb, h.store.Config())
+	require.NoError(t, err)
+	direct := h.store
+	h.store = store
+	h.cfg.StallTimeout = 2 * time.Second
+	h.cfg.PopulationRefresh = 200 * time.Millisecond
+	m, err := processor.NewMetrics(nil)
+	require.NoError(t, err)
+	p, err := processor.New(h.cfg, h.store, h.dec, h.engine, m)
+	require.NoError(t, err)
+
+	s := synth.Generate(synth.Options{Seed: 17, Customers: 200, Events: 3000, Start: start, Span: 110 * 24 * time.Hour, IDPrefix: "stall-"})
+	third := len(s.Messages) / 3
+	h.produce(t, s.Messages[:third])
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			runErr = <-done
+		})
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	h.waitCaughtUp(t, 2*time.Minute)
+	testenv.Wait(t, time.Minute, p.Ready)
+
+	lag := func() float64 {
+		var sum float64
+		for part := range 4 {
+			var g dto.Metric
+			if err := m.Lag.WithLabelValues(h.input(), strconv.Itoa(part)).Write(&g); err == nil {
+				sum += g.GetGauge().GetValue()
+			}
+		}
+		return sum
+	}
+	proxy.Cut()
+	h.produce(t, s.Messages[third:2*third])
+	testenv.Wait(t, time.Minute, func() bool { return strings.Contains(p.NotReady(), "partitions stalled") })
+	first := lag()
+	require.Positive(t, first)
+	h.produce(t, s.Messages[2*third:])
+	testenv.Wait(t, time.Minute, func() bool { return lag() > first })
+	var g dto.Metric
+	require.NoError(t, m.Stalled.WithLabelValues(h.input(), "0").Write(&g))
+	require.GreaterOrEqual(t, g.GetGauge().GetValue(), 2.0)
+
+	proxy.Restore()
+	h.waitCaughtUp(t, 3*time.Minute)
+	testenv.Wait(t, time.Minute, p.Ready)
+	testenv.Wait(t, time.Minute, func() bool { return lag() == 0 })
+	require.NoError(t, stop())
+	synth.CheckState(t, direct, s)
 }

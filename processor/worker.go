@@ -45,6 +45,8 @@ type worker struct {
 	cache *stateCache
 	// token names the worker in the checkpoints it writes
 	token string
+	// progress is the partition's committed offset and high watermark
+	progress *progress
 
 	// scratch, reused across batches
 	evs        []events.Event
@@ -125,7 +127,6 @@ func (w *worker) run(gctx context.Context) {
 	defer cancel()
 	stop := context.AfterFunc(gctx, func() { time.AfterFunc(p.cfg.ShutdownTimeout, cancel) })
 	defer stop()
-	defer p.metrics.Lag.DeleteLabelValues(w.topic, w.partLabel)
 	defer p.metrics.SweepBacklog.DeleteLabelValues(w.topic, w.partLabel)
 
 	log := p.log.With("topic", w.topic, "partition", w.partition)
@@ -135,6 +136,8 @@ func (w *worker) run(gctx context.Context) {
 	if err := p.retry(gctx, "resolve offset", w.resolveOffset); err != nil {
 		return
 	}
+	w.progress = p.track(w.topic, w.partition, w.offset)
+	defer p.untrack(w.progress)
 	w.committer = w.startCommitter(gctx, dctx)
 	defer w.committer.close()
 	defer w.clearPublished(dctx)

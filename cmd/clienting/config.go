@@ -111,6 +111,7 @@ type ProcessorConfig struct {
 	ShutdownTimeout     time.Duration `yaml:"shutdown_timeout"`
 	ResponseOutcomes    []string      `yaml:"response_outcomes"`
 	CacheSize           int           `yaml:"cache_size"`
+	StallTimeout        time.Duration `yaml:"stall_timeout"`
 	AcceptStateLoss     bool          `yaml:"accept_state_loss"`
 }
 
@@ -239,7 +240,7 @@ func (c *Config) processorConfig() processor.Config {
 		PopulationRefresh: p.PopulationRefresh,
 		RetryMin:          p.RetryMin, RetryMax: p.RetryMax, ShutdownTimeout: p.ShutdownTimeout,
 		ResponseOutcomes: p.ResponseOutcomes,
-		CacheSize:        p.CacheSize, AcceptStateLoss: p.AcceptStateLoss,
+		CacheSize:        p.CacheSize, AcceptStateLoss: p.AcceptStateLoss, StallTimeout: p.StallTimeout,
 		Model: c.Model,
 		KPI:   c.KPI,
 	}
