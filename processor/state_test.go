@@ -2,6 +2,8 @@ package processor_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -401,4 +403,42 @@ func TestStalledPartitionVisible(t *testing.T) {
 	testenv.Wait(t, time.Minute, func() bool { return lag() == 0 })
 	require.NoError(t, stop())
 	synth.CheckState(t, direct, s)
+}
+
+// A message of about 1 MB is too large for the decoder, and its dead-letter
+// copy (the message plus the reason headers) too large to publish whole: the
+// copy keeps the start of the message, its size and SHA-256, is published,
+// and the partition moves on to the events behind it.
+func TestHugeMessageDeadLettered(t *testing.T) {
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	h := newHarness(t, now)
+	t0 := now.Add(-24 * time.Hour)
+	huge := make([]byte, 999_940)
+	for i := range huge {
+		huge[i] = 'a' + byte(i%26)
+	}
+	kafkatest.Produce(t, h.brokers, h.input(), []kafka.Message{
+		purchase("before", "big", t0, "1.00"),
+		{Key: []byte("big"), Value: huge},
+		purchase("after", "big", t0.Add(time.Minute), "2.00"),
+	})
+	stop := h.start(t)
+	h.waitCaughtUp(t, 2*time.Minute)
+	require.NoError(t, stop())
+
+	dlq := kafkatest.ReadAll(t, h.brokers, h.input()+h.cfg.Topics.DeadLetterSuffix)
+	require.Len(t, dlq, 1)
+	m := dlq[0]
+	reason, _ := kafkatest.Header(m, processor.HeaderReason)
+	require.Equal(t, string(events.ReasonTooLarge), reason)
+	size, _ := kafkatest.Header(m, processor.HeaderOriginalSize)
+	require.Equal(t, "999940", size)
+	sum := sha256.Sum256(huge)
+	hash, _ := kafkatest.Header(m, processor.HeaderOriginalSHA256)
+	require.Equal(t, hex.EncodeToString(sum[:]), hash)
+	require.Less(t, len(m.Value), len(huge))
+	require.Equal(t, huge[:len(m.Value)], m.Value, "the copy is the start of the message")
+	loaded, err := h.store.Load(t.Context(), []string{"big"})
+	require.NoError(t, err)
+	require.Equal(t, int64(300), loaded[0].State.Money, "the events around it were applied")
 }

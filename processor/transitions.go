@@ -1,6 +1,8 @@
 package processor
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"math"
 	"strconv"
 	"time"
@@ -19,6 +21,11 @@ const (
 	HeaderTopic     = "clienting-source-topic"
 	HeaderPartition = "clienting-source-partition"
 	HeaderOffset    = "clienting-source-offset"
+	// A dead letter too large to publish whole carries the first
+	// MaxDeadLetterBytes of the message and these: the original size in
+	// bytes and its SHA-256 (hex).
+	HeaderOriginalSize   = "clienting-original-size"
+	HeaderOriginalSHA256 = "clienting-original-sha256"
 )
 
 // transitions appends the output messages for every segmentation and churn
@@ -148,7 +155,32 @@ func (w *worker) deadLetter(m *inMsg, typ events.Type, err error) {
 		kafka.Header{Key: HeaderPartition, Value: []byte(w.partLabel)},
 		kafka.Header{Key: HeaderOffset, Value: []byte(strconv.FormatInt(m.offset, 10))},
 	)
-	w.out = append(w.out, kafka.Message{Topic: w.dlq, Key: m.key, Value: m.value, Headers: hdrs})
+	value := m.value
+	if size := len(m.key) + len(m.value) + headersSize(hdrs); size > MaxDeadLetterBytes {
+		// Larger than the broker takes by default (and than the writer's
+		// batch): keep the start, the size and the hash, so that the copy
+		// is published and the partition moves on.
+		sum := sha256.Sum256(m.value)
+		hdrs = append(hdrs,
+			kafka.Header{Key: HeaderOriginalSize, Value: []byte(strconv.Itoa(len(m.value)))},
+			kafka.Header{Key: HeaderOriginalSHA256, Value: []byte(hex.EncodeToString(sum[:]))},
+		)
+		value = value[:max(0, min(len(value), MaxDeadLetterBytes-len(m.key)-headersSize(hdrs)))]
+	}
+	w.out = append(w.out, kafka.Message{Topic: w.dlq, Key: m.key, Value: value, Headers: hdrs})
+}
+
+// MaxDeadLetterBytes bounds a dead letter's key, value and headers, below
+// the broker's default message.max.bytes (1 MiB) and the producer's batch
+// (1,000,000 bytes) with room for the record's framing.
+const MaxDeadLetterBytes = 900_000
+
+func headersSize(hs []kafka.Header) int {
+	n := 0
+	for _, h := range hs {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
 }
 
 func (p *Processor) money(minor int64) events.Money {
