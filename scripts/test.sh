@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The full test run, as CI does it (`make test`, .ci/run):
 #   system tools -> Kafka jars -> Redis, Redis Cluster + Kafka up ->
-#   go test -race ./... -> the state and processor suites again on the Redis
-#   Cluster (CLIENTING_TEST_REDIS_CLUSTER=1) -> down.
+#   go test -race ./... -> the state and processor suites, crash recovery and
+#   history import again on the Redis Cluster (CLIENTING_TEST_REDIS_CLUSTER=1)
+#   -> down.
 #
 # Usage: scripts/test.sh [go test arguments]   (default: ./...)
 #
@@ -47,8 +48,13 @@ if (($# == 0)); then
 	go test -race -count=1 ./... || status=$?
 	# the state and processor suites once more on the 3-master Redis Cluster
 	if ((status == 0)); then
-		echo "test: the state and processor suites on the Redis Cluster" >&2
+		echo "test: the state and processor suites, crash recovery and history import on the Redis Cluster" >&2
 		CLIENTING_TEST_REDIS_CLUSTER=1 go test -race -count=1 ./state/ ./processor/ || status=$?
+		# and the processor binary's crash recovery and history import
+		if ((status == 0)); then
+			CLIENTING_TEST_REDIS_CLUSTER=1 go test -race -count=1 \
+				-run 'TestCrashRecovery|TestLoadTwiceChangesNothing|TestKcatInterop' ./cmd/clienting/ || status=$?
+		fi
 	fi
 else
 	go test -race -count=1 "$@" || status=$?

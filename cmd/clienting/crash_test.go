@@ -6,12 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
@@ -37,14 +37,20 @@ func buildBinary(t *testing.T) string {
 // pipeline is a test's private topics, group and prefix on the real servers.
 type pipeline struct {
 	brokers []string
-	redis   string
+	redis   string // address(es), comma-separated
+	cluster bool   // redis is a Redis Cluster (testenv.ClusterMode)
 	name    string
 	now     time.Time
 	config  string // configuration file with the scoring the checks assume
 }
 
 func newPipeline(t *testing.T, now time.Time) *pipeline {
-	p := &pipeline{brokers: testenv.Kafka(t), redis: testenv.Redis(t), name: testenv.Unique(t, "x"), now: now}
+	p := &pipeline{brokers: testenv.Kafka(t), name: testenv.Unique(t, "x"), now: now}
+	if testenv.ClusterMode() {
+		p.redis, p.cluster = strings.Join(testenv.RedisCluster(t), ","), true
+	} else {
+		p.redis = testenv.Redis(t)
+	}
 	testenv.CreateTopics(t, p.brokers, 4, p.input(), p.input()+".dlq", p.topic("segment-changes"), p.topic("churn-risk"), p.topic("recovery"))
 	p.config = p.configFile(t)
 	return p
@@ -78,6 +84,7 @@ func (p *pipeline) args() []string {
 		"--set", "kafka.heartbeat_interval=1s",
 		"--set", "kafka.rebalance_timeout=6s",
 		"--set", "redis.addrs=" + p.redis,
+		"--set", "redis.cluster=" + strconv.FormatBool(p.cluster),
 		"--set", "redis.prefix=" + p.name,
 		"--set", "processor.batch_size=200",
 		"--set", "model.refit=false",
@@ -87,9 +94,7 @@ func (p *pipeline) args() []string {
 }
 
 func (p *pipeline) store(t *testing.T) *state.Store {
-	rdb := redis.NewClient(&redis.Options{Addr: p.redis, DisableIdentity: true})
-	t.Cleanup(func() { _ = rdb.Close() })
-	s, err := state.New(rdb, state.Config{Prefix: p.name})
+	s, err := state.New(testenv.RedisClient(t), state.Config{Prefix: p.name})
 	require.NoError(t, err)
 	return s
 }

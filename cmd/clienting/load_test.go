@@ -464,8 +464,7 @@ func TestLoadTwiceChangesNothing(t *testing.T) {
 	customers := customersOf(extendedFile)
 	require.Len(t, customers, 6)
 	store := p.store(t)
-	rdb := redis.NewClient(&redis.Options{Addr: p.redis, DisableIdentity: true})
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := testenv.RedisClient(t)
 	// snapshot is every customer's state (nil: none) as decoded and as
 	// stored, but for the offset watermarks, which duplicates advance, and
 	// the number of segment changes published
