@@ -207,6 +207,22 @@ func TestReplayIsHarmless(t *testing.T) {
 	require.Len(t, after, len(before), "a replay must publish no new transitions")
 }
 
+// behindProxy puts the harness's store behind a fault proxy in front of the
+// test Redis, whose connections a test can cut and restore; it returns the
+// proxy and a store that talks to Redis directly, for checks.
+func (h *harness) behindProxy(t *testing.T) (*faultproxy.Proxy, *state.Store) {
+	t.Helper()
+	proxy := faultproxy.Start(t, testenv.Redis(t))
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), DisableIdentity: true,
+		DialTimeout: 500 * time.Millisecond, ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	store, err := state.New(rdb, h.store.Config())
+	require.NoError(t, err)
+	direct := h.store
+	h.store = store
+	return proxy, direct
+}
+
 // TestRedisOutage cuts Redis away twice while a stream is processed: the
 // processor stalls, retries, and resumes by itself when Redis is back; the
 // final state is exact and no transition is missing.
@@ -217,14 +233,7 @@ func TestRedisOutage(t *testing.T) {
 	start := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 	now := start.Add(120 * 24 * time.Hour)
 	h := newHarness(t, now)
-	proxy := faultproxy.Start(t, testenv.Redis(t))
-	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), DisableIdentity: true,
-		DialTimeout: 500 * time.Millisecond, ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: -1})
-	t.Cleanup(func() { _ = rdb.Close() })
-	store, err := state.New(rdb, h.store.Config())
-	require.NoError(t, err)
-	direct := h.store
-	h.store = store
+	proxy, direct := h.behindProxy(t)
 
 	s := synth.Generate(synth.Options{Seed: 3, Customers: 500, Events: 8000, DupRate: 0.05, Bad: 10,
 		Start: start, Span: 110 * 24 * time.Hour, IDPrefix: "outage-"})

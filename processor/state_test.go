@@ -21,7 +21,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/clienting/clienting/events"
-	"github.com/clienting/clienting/internal/faultproxy"
 	"github.com/clienting/clienting/internal/kafkatest"
 	"github.com/clienting/clienting/internal/synth"
 	"github.com/clienting/clienting/internal/testenv"
@@ -342,14 +341,7 @@ func TestStalledPartitionVisible(t *testing.T) {
 	start := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 	now := start.Add(120 * 24 * time.Hour)
 	h := newHarness(t, now)
-	proxy := faultproxy.Start(t, testenv.Redis(t))
-	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), DisableIdentity: true,
-		DialTimeout: 500 * time.Millisecond, ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: -1})
-	t.Cleanup(func() { _ = rdb.Close() })
-	store, err := state.New(rdb, h.store.Config())
-	require.NoError(t, err)
-	direct := h.store
-	h.store = store
+	proxy, direct := h.behindProxy(t)
 	h.cfg.StallTimeout = 2 * time.Second
 	h.cfg.PopulationRefresh = 200 * time.Millisecond
 	m, err := processor.NewMetrics(nil)

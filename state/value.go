@@ -378,17 +378,17 @@ func (r *reader) unknown(id uint64) {
 
 func (r *reader) uvarint() uint64 {
 	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("truncated number")
-		r.b = nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
+	return consume(r, n, v)
 }
 
 func (r *reader) varint() int64 {
 	v, n := binary.Varint(r.b)
+	return consume(r, n, v)
+}
+
+// consume skips the n bytes a number took (n <= 0: truncated) and
+// returns it, or 0 after a failure.
+func consume[T int64 | uint64](r *reader, n int, v T) T {
 	if n <= 0 {
 		r.fail("truncated number")
 		r.b = nil
